@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:  make book  then  make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JB := $(BIN)/jupyter-book
+
+.PHONY: book test test-fast lint clean clean-all lab help
+
+help:
+	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html"
+	@echo "make test   - everything 'make book' does, plus test tools, then the whole test suite"
+	@echo "make lab    - open the notebooks in JupyterLab"
+	@echo "make clean  - remove _build (keeps .venv)"
+
+# The runtime environment: requirements.txt only (as Binder does).
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Test-only tools on top of the runtime environment.
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+book: $(VENV)/.runtime
+	$(JB) build . -n -W --keep-going
+	@echo
+	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
+
+test: book $(VENV)/.dev
+	bash scripts/ensure-chromium
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.runtime
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf _build
+
+clean-all: clean
+	rm -rf $(VENV)

@@ -1,0 +1,56 @@
+"""Helpers for the book "Why √d_k?".
+
+Every notebook imports the package one way::
+
+    import whysqrt as ws
+
+and then uses ``ws.softmax``, ``ws.plots.dot_product_histogram``, ``ws.interact`` ...
+Modules:
+
+* :mod:`whysqrt.numerics` - softmax, attention scores, samples of q·k (validated input)
+* :mod:`whysqrt.symbolic` - SymPy derivations
+* :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
+* :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
+* :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
+* :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
+"""
+
+from . import experiments, interactive, numerics, plots, symbolic
+from .experiments import DK_GRID
+from .interactive import figure, interact, math
+from .numerics import (
+    attention_scores,
+    dot_product_samples,
+    entropy,
+    log_softmax,
+    logsumexp,
+    product_moments,
+    sample_qk,
+    scaled_dot_product_attention,
+    softmax,
+    softmax_jacobian,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DK_GRID",
+    "attention_scores",
+    "dot_product_samples",
+    "entropy",
+    "experiments",
+    "figure",
+    "interact",
+    "interactive",
+    "log_softmax",
+    "logsumexp",
+    "math",
+    "numerics",
+    "plots",
+    "product_moments",
+    "sample_qk",
+    "scaled_dot_product_attention",
+    "softmax",
+    "softmax_jacobian",
+    "symbolic",
+]

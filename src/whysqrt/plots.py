@@ -1,0 +1,114 @@
+"""Pure figure functions: parameters in, a new ``matplotlib.figure.Figure`` out.
+
+They use ``Figure()`` directly rather than ``pyplot``, so they hold no global
+state, never display themselves and can be called from a slider thousands of
+times. :mod:`whysqrt.interactive` turns any of them into a live ipywidgets
+slider and into a static slider for the HTML site.
+
+Used by: ``variance-proof`` (:func:`dot_product_histogram`, :func:`moments_vs_dk`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .experiments import MomentsTable, cached_dot_samples
+
+__all__ = ["dot_product_histogram", "describe_dot_product_histogram", "moments_vs_dk", "FIGSIZE", "COLORS"]
+
+#: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
+FIGSIZE = (6.4, 3.6)
+#: Colour-blind-safe pair (Okabe-Ito): unscaled, scaled.
+COLORS = {"unscaled": "#D55E00", "scaled": "#0072B2", "theory": "#000000"}
+
+
+def _new_figure(ncols: int = 1) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _normal_pdf(x: np.ndarray, var: float) -> np.ndarray:
+    return np.exp(-(x**2) / (2 * var)) / np.sqrt(2 * np.pi * var)
+
+
+def dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0) -> Figure:
+    """Histogram of ``n`` seeded samples of q·k (or q·k/sqrt(d_k)) with the predicted normal density.
+
+    q and k have i.i.d. standard normal components. The x-axis is fixed for each
+    mode (so moving d_k shows the spread change): +-100 unscaled, +-5 scaled.
+    The predicted density is N(0, d_k) unscaled and N(0, 1) scaled; the text box
+    compares the sample variance with it.
+    """
+    d_k = v.positive_int("d_k", d_k)
+    n = v.positive_int("n", n)
+    if not isinstance(scaled, (bool, np.bool_)):
+        raise TypeError(f"scaled must be True or False, got {scaled!r}")
+    dots = cached_dot_samples(d_k, n, seed)
+    x = dots / np.sqrt(d_k) if scaled else dots
+    var_pred = 1.0 if scaled else float(d_k)
+    lim = 5.0 if scaled else 100.0
+    mode = "scaled" if scaled else "unscaled"
+
+    fig, (ax,) = _new_figure()
+    bins = np.linspace(-lim, lim, 81)
+    ax.hist(np.clip(x, -lim, lim), bins=bins, density=True, color=COLORS[mode], alpha=0.55,
+            label=f"{n:,} samples")
+    grid = np.linspace(-lim, lim, 400)
+    ax.plot(grid, _normal_pdf(grid, var_pred), color=COLORS["theory"], lw=1.5,
+            label=f"N(0, {var_pred:g})")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(0, max(0.45, float(_normal_pdf(np.zeros(1), var_pred)[0]) * 1.25)
+                if scaled else 0.45)
+    what = r"$q\cdot k/\sqrt{d_k}$" if scaled else r"$q\cdot k$"
+    ax.set_xlabel(what)
+    ax.set_ylabel("density")
+    ax.set_title(f"{what} with $d_k$ = {d_k} ({mode})")
+    ax.text(0.02, 0.95, f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}",
+            transform=ax.transAxes, va="top", family="monospace", fontsize=9)
+    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    return fig
+
+
+def moments_vs_dk(table: MomentsTable) -> Figure:
+    """Empirical variance of q·k and of q·k/sqrt(d_k) against d_k (log-log), with the predictions d_k and 1."""
+    if not isinstance(table, MomentsTable):
+        raise TypeError(f"table must be a MomentsTable, got {type(table).__name__}")
+    fig, (ax_var, ax_mean) = _new_figure(2)
+    d = table.d_k
+    ax_var.loglog(d, table.var, "o", color=COLORS["unscaled"], label=r"Var$[q\cdot k]$")
+    ax_var.loglog(d, table.scaled_var, "s", color=COLORS["scaled"],
+                  label=r"Var$[q\cdot k/\sqrt{d_k}]$")
+    ax_var.loglog(d, d, "-", color=COLORS["theory"], lw=1, label=r"$d_k$")
+    ax_var.loglog(d, np.ones_like(d, dtype=float), "--", color=COLORS["theory"], lw=1, label="1")
+    ax_var.set_xlabel("$d_k$")
+    ax_var.set_ylabel("variance")
+    ax_var.legend(fontsize=8, frameon=False)
+    ax_var.set_title("variance", fontsize=10)
+
+    se = np.sqrt(table.var / table.n)
+    ax_mean.errorbar(d, table.mean, yerr=2 * se, fmt="o", color=COLORS["unscaled"], ms=4,
+                     label=r"mean $\pm$ 2 s.e.")
+    ax_mean.axhline(0, color=COLORS["theory"], lw=1)
+    ax_mean.set_xscale("log", base=2)
+    ax_mean.set_xlabel("$d_k$")
+    ax_mean.set_ylabel(r"mean of $q\cdot k$")
+    ax_mean.legend(fontsize=8, frameon=False)
+    ax_mean.set_title("mean", fontsize=10)
+    ax_mean.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
+    ax_var.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
+    return fig
+
+
+
+def describe_dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000,
+                                   seed: int = 0) -> str:
+    """Alt text for :func:`dot_product_histogram` at the same parameters."""
+    dots = cached_dot_samples(v.positive_int("d_k", d_k), v.positive_int("n", n), seed)
+    x = dots / np.sqrt(d_k) if scaled else dots
+    what = "q·k divided by the square root of d_k" if scaled else "the raw dot product q·k"
+    pred = 1 if scaled else d_k
+    return (f"Histogram of {n:,} samples of {what} for d_k = {d_k}, over the predicted normal "
+            f"curve: sample variance {x.var(ddof=1):.3g} against the predicted {pred}.")
