@@ -283,9 +283,11 @@ class Math:
         }
 
 
-def math(*exprs, sep: str = r",\qquad ") -> Math:
-    """Typeset one or more SymPy expressions (or LaTeX strings) on one line."""
+def math(*exprs, lines: bool = False) -> Math:
+    """Typeset SymPy expressions (or LaTeX strings): side by side, or one per line."""
     if not exprs:
         raise ValueError("exprs must name at least one expression")
     parts = [e if isinstance(e, str) else sp.latex(e) for e in exprs]
-    return Math(sep.join(parts))
+    if lines:
+        return Math(r"\begin{gathered}" + r" \\ ".join(parts) + r"\end{gathered}")
+    return Math(r",\qquad ".join(parts))

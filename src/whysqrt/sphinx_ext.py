@@ -6,7 +6,11 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
   wheel (a plain copy of MathJax's ``es5`` build; Django itself is not needed) and
   are copied to ``_static/mathjax/``, and ``mathjax_path`` points there, so no page
   loads MathJax from a CDN;
-* adds the static-slider script and style sheet from ``whysqrt/static``.
+* adds the static-slider script and style sheet from ``whysqrt/static``;
+* drops repeated ``<script>`` entries from each page. sphinx-thebe 0.3.1 registers
+  its inline ``const THEBE_JS_URL = ...`` once per read phase, and under Jupyter
+  Book that happens twice, so every page threw "Identifier 'THEBE_JS_URL' has
+  already been declared".
 """
 
 from __future__ import annotations
@@ -51,10 +55,27 @@ def _copy_mathjax(app: Sphinx, exception) -> None:
             shutil.copy2(s, d)
 
 
+def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    # runs last (priority 999), after every extension has added its scripts
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        # inline scripts come as filename None or "" for the same body
+        key = (str(getattr(js, "filename", js) or ""),
+               repr(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     mathjax_source()  # fail early, at configuration time, if MathJax is missing
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _dedupe_scripts, priority=999)
     app.add_js_file("whysqrt-slider.js", defer="defer")
     app.add_css_file("whysqrt.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,113 @@
+"""Plot functions (pure params -> Figure) and the interactive wrapper (static + live)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import whysqrt as ws
+from whysqrt.interactive import png_bytes
+
+
+def test_histogram_is_a_new_figure_each_call():
+    a = ws.plots.dot_product_histogram(d_k=16, scaled=False)
+    b = ws.plots.dot_product_histogram(d_k=16, scaled=True)
+    assert isinstance(a, Figure) and a is not b
+    assert "16" in a.axes[0].get_title() and "unscaled" in a.axes[0].get_title()
+    assert png_bytes(a) != png_bytes(b)
+
+
+def test_histogram_is_deterministic():
+    assert png_bytes(ws.plots.dot_product_histogram(8)) == png_bytes(ws.plots.dot_product_histogram(8))
+
+
+def test_histogram_alt_text_mentions_parameters():
+    alt = ws.plots.describe_dot_product_histogram(d_k=256, scaled=True)
+    assert "256" in alt and "square root" in alt
+
+
+@pytest.mark.parametrize("kw, exc", [
+    ({"d_k": 0}, ValueError), ({"d_k": 1.5}, TypeError), ({"scaled": "yes"}, TypeError),
+    ({"n": 0}, ValueError),
+])
+def test_histogram_bad_input(kw, exc):
+    with pytest.raises(exc, match=r"^(d_k|n|scaled)\b"):
+        ws.plots.dot_product_histogram(**kw)
+
+
+def test_moments_figure_needs_a_table():
+    with pytest.raises(TypeError, match="^table"):
+        ws.plots.moments_vs_dk({"d_k": [1, 2]})
+    t = ws.experiments.dot_product_moments_mc(d_ks=(1, 4, 16), n=200)
+    assert len(ws.plots.moments_vs_dk(t).axes) == 2
+
+
+def _small():
+    return ws.interact(ws.plots.dot_product_histogram, d_k=(1, 4, 64), scaled=[False, True],
+                       alt=ws.plots.describe_dot_product_histogram, caption="A caption.",
+                       labels={"scaled": "divide by √d_k"}, initial={"d_k": 4},
+                       fixed={"n": 500})
+
+
+def test_static_slider_holds_every_frame_with_alt_text():
+    html = _small().static_html()
+    payload = json.loads(re.search(r'class="ws-frames">(.*?)</script>', html).group(1))
+    assert payload["order"] == ["d_k", "scaled"]
+    assert set(payload["frames"]) == {f"{i}|{j}" for i in range(3) for j in range(2)}
+    srcs = {f["src"] for f in payload["frames"].values()}
+    assert len(srcs) == 6  # every frame differs
+    assert all(f["alt"] and f["src"].startswith("data:image/png;base64,")
+               for f in payload["frames"].values())
+    assert 'type="range"' in html and 'type="checkbox"' in html
+    assert '<label for="' in html and "<figcaption>A caption.</figcaption>" in html
+    assert 'value="1"' in html  # initial d_k = 4 is index 1
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing to fetch
+
+
+def test_static_slider_is_deterministic():
+    assert _small().static_html() == _small().static_html()
+
+
+def test_mimebundle_offers_static_html_and_live_widget_but_no_widget_repr():
+    bundle = _small()._repr_mimebundle_()
+    assert "text/html" in bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "VBox" not in bundle["text/plain"]
+
+
+def test_live_widget_rerenders_on_change():
+    box = _small().widget()
+    slider, image = box.children[0].children[0], box.children[1]
+    before = image.value
+    slider.value = 64
+    assert image.value != before
+    assert "64" in image.description
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"grid": {}}, "grid"),
+    ({"grid": {"d_k": ()}}, "grid"),
+    ({"grid": {"d_k": (1, True)}}, "grid"),
+    ({"initial": {"d_k": 3}}, "initial"),
+    ({"initial": {"h": 3}}, "initial"),
+    ({"caption": " "}, "caption"),
+])
+def test_interactive_bad_input(kw, msg):
+    args = {"func": ws.plots.dot_product_histogram, "grid": {"d_k": (1, 4)},
+            "alt": ws.plots.describe_dot_product_histogram, "caption": "c"} | kw
+    with pytest.raises(ValueError, match=f"^{msg}"):
+        ws.interactive.Interactive(**args)
+
+
+def test_static_figure_and_math():
+    fig = ws.figure(ws.plots.dot_product_histogram(4), alt="alt text", caption="cap")
+    b = fig._repr_mimebundle_()
+    assert 'alt="alt text"' in b["text/html"] and "image/png" in b
+    with pytest.raises(ValueError, match="^alt"):
+        ws.figure(ws.plots.dot_product_histogram(4), alt="", caption="cap")
+    with pytest.raises(TypeError, match="^fig"):
+        ws.figure(np.zeros(3), alt="a", caption="c")
+    m = ws.math("x = 1")._repr_mimebundle_()
+    assert m["text/html"].startswith('<div class="math') and "x = 1" in m["text/latex"]

@@ -1,0 +1,91 @@
+"""Repository conventions: stripped notebooks, paired chapters, the toc as the only order."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def notebook_problems(path: Path) -> list[str]:
+    """Why a notebook may not be committed as it is (empty list = fine)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    problems = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        if cell.get("outputs"):
+            problems.append(f"cell {i} has outputs")
+        if cell.get("execution_count") is not None:
+            problems.append(f"cell {i} has an execution count")
+    if "widgets" in nb.get("metadata", {}):
+        problems.append("notebook metadata holds widget state")
+    return problems
+
+
+def committed_notebooks() -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return [ROOT / p for p in out]
+
+
+def test_committed_notebooks_have_no_outputs():
+    notebooks = committed_notebooks()
+    assert notebooks, "git lists no notebooks"
+    bad = {str(p.relative_to(ROOT)): notebook_problems(p) for p in notebooks}
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, f"strip these notebooks before committing: {bad}"
+
+
+def test_the_check_catches_a_notebook_with_outputs(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "1",
+                     "outputs": [{"output_type": "execute_result", "execution_count": 1,
+                                  "data": {"text/plain": "1"}, "metadata": {}}]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(nb))
+    assert notebook_problems(path) == ["cell 0 has outputs", "cell 0 has an execution count"]
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    return files
+
+
+def test_every_chapter_has_a_companion_notebook_and_both_are_in_the_toc():
+    toc = set(_toc_files())
+    chapters = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert chapters
+    for slug in chapters:
+        assert (ROOT / "book" / f"{slug}.md").exists(), f"book/{slug}.md is missing"
+        assert f"book/{slug}" in toc and f"notebooks/{slug}" in toc, slug
+
+
+def test_slugs_are_lowercase_without_number_prefixes():
+    for p in list((ROOT / "book").glob("*.md")) + list((ROOT / "notebooks").glob("*.ipynb")):
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", p.stem), p.name
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_import_the_package_one_way(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "import whysqrt as ws" in code
+    assert not re.search(r"from whysqrt(\.\w+)? import|import \*|sys\.path|os\.chdir", code)
+    long_cells = [i for i, c in enumerate(nb["cells"])
+                  if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 12]
+    assert not long_cells, f"cells longer than 12 lines: {long_cells}"
+
+
+def test_requirements_pin_jupyter_book_1():
+    req = (ROOT / "requirements.txt").read_text()
+    assert re.search(r"^jupyter-book==1\.", req, re.M)
+    pins = [line for line in req.splitlines() if line and not line.startswith(("#", "-e"))]
+    assert all("==" in line for line in pins), "every runtime requirement is pinned exactly"

@@ -1,0 +1,177 @@
+"""whysqrt.numerics: values, invariants (hypothesis) and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import whysqrt as ws
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+rows = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 12)), elements=finite)
+
+
+# -- softmax and friends ------------------------------------------------------
+def test_softmax_known_values():
+    p = ws.softmax([0.0, np.log(3.0)])
+    np.testing.assert_allclose(p, [0.25, 0.75])
+
+
+def test_softmax_does_not_overflow():
+    p = ws.softmax([1000.0, 1000.0, -1000.0])
+    np.testing.assert_allclose(p, [0.5, 0.5, 0.0], atol=1e-300)
+    assert np.isfinite(ws.logsumexp([1e308, 1e308]))
+
+
+@given(rows)
+def test_softmax_is_a_distribution(x):
+    p = ws.softmax(x, axis=-1)
+    assert np.all(np.isfinite(p)) and np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)
+
+
+@given(rows, finite)
+def test_softmax_is_shift_invariant(x, c):
+    np.testing.assert_allclose(ws.softmax(x), ws.softmax(x + c), atol=1e-9)
+
+
+@given(rows)
+def test_log_softmax_matches_log_of_softmax_where_defined(x):
+    p = ws.softmax(x)
+    lp = ws.log_softmax(x)
+    assert np.all(np.isfinite(lp))
+    mask = p > 1e-300
+    np.testing.assert_allclose(np.exp(lp[mask]), p[mask], rtol=1e-9, atol=1e-300)
+
+
+@given(arrays(np.float64, st.integers(1, 30), elements=st.floats(-50, 50)))
+def test_entropy_bounds(x):
+    p = ws.softmax(x)
+    h = ws.entropy(p)
+    assert -1e-12 <= h <= math.log(len(p)) + 1e-9
+
+
+def test_entropy_uniform_and_one_hot():
+    assert ws.entropy(np.full(8, 1 / 8)) == pytest.approx(math.log(8))
+    assert ws.entropy([0.0, 1.0, 0.0]) == 0.0
+
+
+@given(arrays(np.float64, st.integers(1, 10), elements=st.floats(-20, 20)))
+def test_softmax_jacobian_matches_finite_differences(x):
+    p = ws.softmax(x)
+    jac = ws.softmax_jacobian(p)
+    eps = 1e-6
+    num = np.empty_like(jac)
+    for j in range(len(x)):
+        e = np.zeros_like(x)
+        e[j] = eps
+        num[:, j] = (ws.softmax(x + e) - ws.softmax(x - e)) / (2 * eps)
+    np.testing.assert_allclose(jac, num, atol=1e-6)
+    np.testing.assert_allclose(jac.sum(axis=0), 0.0, atol=1e-12)  # columns sum to 0
+
+
+# -- attention ---------------------------------------------------------------
+def test_attention_scores_shape_and_default_scale():
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 3, 5, 16)), rng.standard_normal((2, 3, 7, 16))
+    s = ws.attention_scores(q, k)
+    assert s.shape == (2, 3, 5, 7)
+    np.testing.assert_allclose(s, q @ np.swapaxes(k, -1, -2) / 4.0)
+    np.testing.assert_allclose(ws.attention_scores(q, k, scale=1.0) / 4.0, s)
+
+
+def test_attention_output_is_convex_combination_of_values():
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((4, 8)), rng.standard_normal((6, 8)),
+               rng.standard_normal((6, 3)))
+    out, w = ws.scaled_dot_product_attention(q, k, v)
+    np.testing.assert_allclose(w.sum(-1), 1.0)
+    np.testing.assert_allclose(out, w @ v)
+    mask = np.tril(np.ones((4, 6), dtype=bool))
+    _, wm = ws.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert np.all(wm[~mask] == 0.0)
+
+
+# -- dot-product moments ------------------------------------------------------
+def test_samples_are_seeded():
+    a = ws.dot_product_samples(16, 100, seed=3)
+    b = ws.dot_product_samples(16, 100, seed=3)
+    c = ws.dot_product_samples(16, 100, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"mu_q": 0.5, "mu_k": -1.0, "sigma_q": 2.0, "sigma_k": 0.5}, {"rho": 0.6}, {"rho": 1.0},
+    {"rho": -0.3, "mu_q": 1.0, "mu_k": 1.0},
+])
+def test_monte_carlo_matches_exact_moments(kw):
+    d_k, n = 32, 40_000
+    x = ws.dot_product_samples(d_k, n, seed=11, **kw)
+    mean, var = ws.product_moments(d_k, **kw)
+    # 5 standard errors: a real formula error is far larger, a false alarm is ~1e-6
+    se_mean = math.sqrt(var / n)
+    se_var = np.std((x - x.mean()) ** 2, ddof=1) / math.sqrt(n)
+    assert abs(x.mean() - mean) < 5 * se_mean
+    assert abs(x.var(ddof=1) - var) < 5 * se_var
+
+
+def test_moments_table_tracks_dk():
+    t = ws.experiments.dot_product_moments_mc(d_ks=(1, 16, 256), n=5000, seed=0)
+    assert t.max_var_z < 5
+    np.testing.assert_allclose(t.scaled_var, 1.0, atol=0.1)
+
+
+# -- bad input names the parameter ---------------------------------------------
+@pytest.mark.parametrize("call, name", [
+    (lambda: ws.softmax([1.0, np.nan]), "x"),
+    (lambda: ws.softmax([1.0, np.inf]), "x"),
+    (lambda: ws.softmax([]), "x"),
+    (lambda: ws.softmax([1.0, 2.0], temperature=0), "temperature"),
+    (lambda: ws.softmax([1.0, 2.0], axis=3), "axis"),
+    (lambda: ws.entropy([0.5, 0.6]), "p"),
+    (lambda: ws.entropy([-0.5, 1.5]), "p"),
+    (lambda: ws.softmax_jacobian(np.ones((2, 2)) / 4), "p"),
+    (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 5))), "q and k"),
+    (lambda: ws.attention_scores(np.ones(4), np.ones((2, 4))), "q"),
+    (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 4)), scale=-1.0), "scale"),
+    (lambda: ws.scaled_dot_product_attention(np.ones((2, 4)), np.ones((3, 4)), np.ones((2, 4))),
+     "v"),
+    (lambda: ws.scaled_dot_product_attention(
+        np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.zeros((2, 3), bool)), "mask"),
+    (lambda: ws.dot_product_samples(0, 10), "d_k"),
+    (lambda: ws.dot_product_samples(-4, 10), "d_k"),
+    (lambda: ws.dot_product_samples(8, 0), "n"),
+    (lambda: ws.sample_qk(8, 10, rho=1.5), "rho"),
+    (lambda: ws.sample_qk(8, 10, sigma_q=0.0), "sigma_q"),
+    (lambda: ws.sample_qk(8, 10, mu_k=np.nan), "mu_k"),
+    (lambda: ws.product_moments(0), "d_k"),
+    (lambda: ws.experiments.dot_product_moments_mc(d_ks=(), n=10), "d_ks"),
+    (lambda: ws.experiments.dot_product_moments_mc(d_ks=(4,), n=1), "n"),
+])
+def test_bad_input_raises_value_error_naming_parameter(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}\b"):
+        call()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ws.softmax(["a", "b"]), "x"),
+    (lambda: ws.dot_product_samples(2.5, 10), "d_k"),
+    (lambda: ws.dot_product_samples(True, 10), "d_k"),
+    (lambda: ws.scaled_dot_product_attention(
+        np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.ones((2, 3))), "mask"),
+])
+def test_wrong_types_raise_type_error_naming_parameter(call, name):
+    with pytest.raises(TypeError, match=rf"^{name}\b"):
+        call()
+
+
+@settings(max_examples=50)
+@given(st.integers(1, 64), st.floats(-3, 3), st.floats(-3, 3), st.floats(0.1, 3),
+       st.floats(0.1, 3), st.floats(-1, 1))
+def test_exact_moments_are_finite_and_variance_nonnegative(d, mq, mk, sq, sk, r):
+    mean, var = ws.product_moments(d, mu_q=mq, mu_k=mk, sigma_q=sq, sigma_k=sk, rho=r)
+    assert math.isfinite(mean) and math.isfinite(var) and var >= 0

@@ -1,0 +1,180 @@
+"""The built site (_build/html) in real headless Chromium, served from localhost.
+
+Run `make book` first (`make test` does). Chromium is Debian's /usr/bin/chromium:
+Playwright cannot download its own browser on these machines.
+"""
+
+import functools
+import http.server
+import os
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+pytestmark = pytest.mark.site
+
+
+def site_pages() -> list[str]:
+    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
+                  if not p.relative_to(SITE).parts[0].startswith(("_", ".")))
+
+
+@pytest.fixture(scope="session")
+def server():
+    if not (SITE / "index.html").exists():
+        pytest.fail("_build/html is missing: run `make book` first")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(Quiet, directory=str(SITE)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+class Visit:
+    """One page load that records console errors and every request leaving localhost."""
+
+    def __init__(self, browser, server, path):
+        self.errors, self.external = [], []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        host = urlparse(server).netloc
+
+        def route(r):
+            url = urlparse(r.request.url)
+            if url.scheme in ("http", "https") and url.netloc != host:
+                self.external.append(r.request.url)
+                return r.abort()
+            return r.continue_()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.response = self.page.goto(f"{server}/{path}", wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    opened = []
+
+    def _open(path):
+        v = Visit(browser, server, path)
+        opened.append(v)
+        return v
+
+    yield _open
+    for v in opened:
+        v.close()
+
+
+def test_site_has_every_chapter_and_notebook_page():
+    pages = site_pages()
+    for slug in CHAPTERS:
+        assert f"book/{slug}.html" in pages
+        assert f"notebooks/{slug}.html" in pages
+
+
+@pytest.mark.parametrize("path", site_pages() or ["index.html"])
+def test_page_loads_offline_without_errors(visit, path):
+    v = visit(path)
+    assert v.response is not None and v.response.ok, path
+    assert v.external == [], f"{path} requested other hosts: {v.external}"
+    assert v.errors == [], f"{path} console errors: {v.errors}"
+    body = v.page.inner_text("body")
+    for junk in ("VBox(", "HBox(", "Loading widget", "interactive figure", "application/vnd.jupyter"):
+        assert junk not in body, f"{path} shows widget repr text {junk!r}"
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+@pytest.mark.parametrize("kind", ["book", "notebooks"])
+def test_math_is_typeset(visit, slug, kind):
+    v = visit(f"{kind}/{slug}.html")
+    v.page.wait_for_selector("mjx-container", timeout=20_000)
+    v.page.wait_for_function("() => !document.querySelector('.math:not(:has(mjx-container))')",
+                             timeout=20_000)
+    assert v.page.locator("mjx-container").count() >= 5
+    assert v.page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    text = v.page.evaluate("""() => {
+        const a = document.querySelector('article').cloneNode(true);
+        a.querySelectorAll('pre, code, script, mjx-container').forEach(e => e.remove());
+        return a.innerText; }""")
+    assert "\\frac" not in text and "\\operatorname" not in text, "raw TeX left on the page"
+
+
+def _sliders(v):
+    return v.page.locator("figure.ws-slider")
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+@pytest.mark.parametrize("kind", ["book", "notebooks"])
+def test_static_sliders_change_the_figure(visit, slug, kind):
+    v = visit(f"{kind}/{slug}.html")
+    figs = _sliders(v)
+    assert figs.count() >= 1, "no static slider on the page"
+    for i in range(figs.count()):
+        fig = figs.nth(i)
+        fig.scroll_into_view_if_needed()
+        img = fig.locator("img.ws-frame")
+        assert img.get_attribute("alt"), "frame without alt text"
+        assert fig.locator("figcaption").inner_text().strip()
+        for control in fig.locator("input[type=range]").all():
+            out = fig.locator(f'output[for="{control.get_attribute("id")}"]')
+            before_src, before_text = img.get_attribute("src"), out.inner_text()
+            control.focus()
+            control.press("End" if control.input_value() != control.get_attribute("max") else "Home")
+            assert img.get_attribute("src") != before_src, "moving the slider kept the figure"
+            assert out.inner_text() != before_text, "the slider's value label did not change"
+            assert control.get_attribute("aria-valuetext") == out.inner_text()
+            label = fig.locator(f'label[for="{control.get_attribute("id")}"]')
+            assert label.is_visible() and label.inner_text().strip()
+        for box in fig.locator("input[type=checkbox]").all():
+            before = img.get_attribute("src")
+            box.focus()
+            box.press("Space")
+            assert img.get_attribute("src") != before, "the switch kept the figure"
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_notebook_page_launches_its_notebook_in_binder(visit, slug):
+    v = visit(f"notebooks/{slug}.html")
+    hrefs = [a.get_attribute("href") for a in v.page.locator("a[href*='mybinder.org']").all()]
+    assert hrefs, "no Binder link"
+    assert any(re.search(rf"urlpath=lab/tree/notebooks/{slug}\.ipynb", h) for h in hrefs), hrefs
+
+
+def test_chapter_numbers_come_from_the_notebook(visit):
+    v = visit("book/variance-proof.html")
+    pasted = v.page.locator("span.pasted-text").all_inner_texts()
+    assert "20,000" in pasted
+    assert len(pasted) >= 8
+    assert v.page.locator("figure.ws-figure img[alt]").count() >= 1
