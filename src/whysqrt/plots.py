@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from . import _validate as v
 from .experiments import MomentsTable, cached_dot_samples
 
-__all__ = ["dot_product_histogram", "describe_dot_product_histogram", "moments_vs_dk", "FIGSIZE", "COLORS"]
+__all__ = ["new_figure", "dot_product_histogram", "describe_dot_product_histogram", "moments_vs_dk", "FIGSIZE", "COLORS"]
 
 #: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
 FIGSIZE = (6.4, 3.6)
@@ -24,9 +24,10 @@ FIGSIZE = (6.4, 3.6)
 COLORS = {"unscaled": "#D55E00", "scaled": "#0072B2", "theory": "#000000"}
 
 
-def _new_figure(ncols: int = 1) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=FIGSIZE, layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
+def new_figure(ncols: int = 1, nrows: int = 1, figsize=FIGSIZE) -> tuple[Figure, np.ndarray]:
+    """A fresh constrained-layout Figure (no pyplot) and its flat array of axes; use in every plot function."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     return fig, axes
 
 
@@ -52,7 +53,7 @@ def dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000, se
     lim = 5.0 if scaled else 100.0
     mode = "scaled" if scaled else "unscaled"
 
-    fig, (ax,) = _new_figure()
+    fig, (ax,) = new_figure()
     bins = np.linspace(-lim, lim, 81)
     ax.hist(np.clip(x, -lim, lim), bins=bins, density=True, color=COLORS[mode], alpha=0.55,
             label=f"{n:,} samples")
@@ -76,7 +77,7 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
     """Empirical variance of q·k and of q·k/sqrt(d_k) against d_k (log-log), with the predictions d_k and 1."""
     if not isinstance(table, MomentsTable):
         raise TypeError(f"table must be a MomentsTable, got {type(table).__name__}")
-    fig, (ax_var, ax_mean) = _new_figure(2)
+    fig, (ax_var, ax_mean) = new_figure(2)
     d = table.d_k
     ax_var.loglog(d, table.var, "o", color=COLORS["unscaled"], label=r"Var$[q\cdot k]$")
     ax_var.loglog(d, table.scaled_var, "s", color=COLORS["scaled"],
