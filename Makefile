@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 JB := $(BIN)/jupyter-book
 
-.PHONY: book test test-fast lint clean clean-all lab help
+.PHONY: book test lint bench clean clean-all lab help
 
 help:
 	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html"
 	@echo "make test   - everything 'make book' does, plus test tools, then the whole test suite"
 	@echo "make lab    - open the notebooks in JupyterLab"
+	@echo "make bench  - build times, notebook times, live slider latency, page weight"
+	@echo "make lint   - the pre-commit checks (ruff, nbstripout, codespell, YAML)"
 	@echo "make clean  - remove _build (keeps .venv)"
 
 # The runtime environment: requirements.txt only (as Binder does).
@@ -30,9 +32,16 @@ book: $(VENV)/.runtime
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 
-test: book $(VENV)/.dev
+test: book $(VENV)/.dev lint
 	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest
+
+# The same checks as the git pre-commit hook (.pre-commit-config.yaml), on every file.
+lint: $(VENV)/.dev
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+bench: $(VENV)/.runtime
+	$(BIN)/python scripts/bench.py
 
 lab: $(VENV)/.runtime
 	$(BIN)/jupyter lab notebooks/

@@ -20,7 +20,9 @@ def test_histogram_is_a_new_figure_each_call():
 
 
 def test_histogram_is_deterministic():
-    assert png_bytes(ws.plots.dot_product_histogram(8)) == png_bytes(ws.plots.dot_product_histogram(8))
+    assert png_bytes(ws.plots.dot_product_histogram(8)) == png_bytes(
+        ws.plots.dot_product_histogram(8)
+    )
 
 
 def test_histogram_alt_text_mentions_parameters():
@@ -28,10 +30,15 @@ def test_histogram_alt_text_mentions_parameters():
     assert "256" in alt and "square root" in alt
 
 
-@pytest.mark.parametrize("kw, exc", [
-    ({"d_k": 0}, ValueError), ({"d_k": 1.5}, TypeError), ({"scaled": "yes"}, TypeError),
-    ({"n": 0}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kw, exc",
+    [
+        ({"d_k": 0}, ValueError),
+        ({"d_k": 1.5}, TypeError),
+        ({"scaled": "yes"}, TypeError),
+        ({"n": 0}, ValueError),
+    ],
+)
 def test_histogram_bad_input(kw, exc):
     with pytest.raises(exc, match=r"^(d_k|n|scaled)\b"):
         ws.plots.dot_product_histogram(**kw)
@@ -45,10 +52,16 @@ def test_moments_figure_needs_a_table():
 
 
 def _small():
-    return ws.interact(ws.plots.dot_product_histogram, d_k=(1, 4, 64), scaled=[False, True],
-                       alt=ws.plots.describe_dot_product_histogram, caption="A caption.",
-                       labels={"scaled": "divide by √d_k"}, initial={"d_k": 4},
-                       fixed={"n": 500})
+    return ws.interact(
+        ws.plots.dot_product_histogram,
+        d_k=(1, 4, 64),
+        scaled=[False, True],
+        alt=ws.plots.describe_dot_product_histogram,
+        caption="A caption.",
+        labels={"scaled": "divide by √d_k"},
+        initial={"d_k": 4},
+        fixed={"n": 500},
+    )
 
 
 def test_static_slider_holds_every_frame_with_alt_text():
@@ -58,8 +71,10 @@ def test_static_slider_holds_every_frame_with_alt_text():
     assert set(payload["frames"]) == {f"{i}|{j}" for i in range(3) for j in range(2)}
     srcs = {f["src"] for f in payload["frames"].values()}
     assert len(srcs) == 6  # every frame differs
-    assert all(f["alt"] and f["src"].startswith("data:image/png;base64,")
-               for f in payload["frames"].values())
+    assert all(
+        f["alt"] and f["src"].startswith("data:image/png;base64,")
+        for f in payload["frames"].values()
+    )
     assert 'type="range"' in html and 'type="checkbox"' in html
     assert '<label for="' in html and "<figcaption>A caption.</figcaption>" in html
     assert 'value="1"' in html  # initial d_k = 4 is index 1
@@ -86,17 +101,24 @@ def test_live_widget_rerenders_on_change():
     assert "64" in image.description
 
 
-@pytest.mark.parametrize("kw, msg", [
-    ({"grid": {}}, "grid"),
-    ({"grid": {"d_k": ()}}, "grid"),
-    ({"grid": {"d_k": (1, True)}}, "grid"),
-    ({"initial": {"d_k": 3}}, "initial"),
-    ({"initial": {"h": 3}}, "initial"),
-    ({"caption": " "}, "caption"),
-])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"grid": {}}, "grid"),
+        ({"grid": {"d_k": ()}}, "grid"),
+        ({"grid": {"d_k": (1, True)}}, "grid"),
+        ({"initial": {"d_k": 3}}, "initial"),
+        ({"initial": {"h": 3}}, "initial"),
+        ({"caption": " "}, "caption"),
+    ],
+)
 def test_interactive_bad_input(kw, msg):
-    args = {"func": ws.plots.dot_product_histogram, "grid": {"d_k": (1, 4)},
-            "alt": ws.plots.describe_dot_product_histogram, "caption": "c"} | kw
+    args = {
+        "func": ws.plots.dot_product_histogram,
+        "grid": {"d_k": (1, 4)},
+        "alt": ws.plots.describe_dot_product_histogram,
+        "caption": "c",
+    } | kw
     with pytest.raises(ValueError, match=f"^{msg}"):
         ws.interactive.Interactive(**args)
 

@@ -28,8 +28,9 @@ def notebook_problems(path: Path) -> list[str]:
 
 
 def committed_notebooks() -> list[Path]:
-    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [ROOT / p for p in out]
 
 
@@ -42,10 +43,27 @@ def test_committed_notebooks_have_no_outputs():
 
 
 def test_the_check_catches_a_notebook_with_outputs(tmp_path):
-    nb = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "1",
-                     "outputs": [{"output_type": "execute_result", "execution_count": 1,
-                                  "data": {"text/plain": "1"}, "metadata": {}}]}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": {},
+                "source": "1",
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "data": {"text/plain": "1"},
+                        "metadata": {},
+                    }
+                ],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path = tmp_path / "x.ipynb"
     path.write_text(json.dumps(nb))
     assert notebook_problems(path) == ["cell 0 has outputs", "cell 0 has an execution count"]
@@ -79,8 +97,11 @@ def test_notebooks_import_the_package_one_way(path):
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "import whysqrt as ws" in code
     assert not re.search(r"from whysqrt(\.\w+)? import|import \*|sys\.path|os\.chdir", code)
-    long_cells = [i for i, c in enumerate(nb["cells"])
-                  if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 12]
+    long_cells = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 12
+    ]
     assert not long_cells, f"cells longer than 12 lines: {long_cells}"
 
 

@@ -1,9 +1,17 @@
-"""Every notebook executes top to bottom in a fresh kernel, from the notebooks/ folder.
+"""Notebooks: each runs top to bottom in a fresh kernel; Binder's setup works; runs repeat exactly.
 
-This is what a learner (or Binder) does; the book build executes them too, but through
-a cache, so this test is the one that proves a clean run.
+* ``test_notebook_executes_in_fresh_kernel``: nbclient, this environment, cwd notebooks/.
+* ``test_notebook_runs_in_binder_like_environment``: a brand-new virtual environment built
+  from ``requirements.txt`` alone (as Binder does), then every notebook executed from the
+  ``notebooks/`` folder with that environment's ``jupyter nbconvert``.
+* ``test_notebook_text_outputs_are_deterministic``: the two executions above give identical
+  text outputs (streams, text/plain, text/latex, text/html including the inline PNGs).
 """
 
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -12,21 +20,143 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+#: Outputs that legitimately differ between runs (fresh widget model ids).
+VOLATILE = "application/vnd.jupyter.widget-view+json"
+
+pytestmark = pytest.mark.notebooks
+
+
+def execute_here(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return nb
+
+
+def text_outputs(nb) -> list:
+    """Per code cell, its outputs without volatile widget ids."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                outs.append(("stream", o["name"], o["text"]))
+            elif o.get("output_type") == "error":
+                outs.append(("error", o["ename"], o["evalue"]))
+            else:
+                outs.append(
+                    tuple(
+                        sorted(
+                            (k, str(v))
+                            for k, v in o.get("data", {}).items()
+                            if not k.endswith(VOLATILE)
+                        )
+                    )
+                )
+        cells.append(outs)
+    return cells
+
+
+@pytest.fixture(scope="session")
+def here():
+    """Notebooks executed once in this environment (lazily, cached for the session)."""
+    cache = {}
+
+    def get(path):
+        if path not in cache:
+            cache[path] = execute_here(path)
+        return cache[path]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def binder(tmp_path_factory):
+    """Every notebook executed in a fresh venv built from requirements.txt alone."""
+    tmp = tmp_path_factory.mktemp("binder")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
+    subprocess.run(pip + ["-r", "requirements.txt"], cwd=ROOT, check=True)
+    out = tmp / "executed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+
+    def run(path):
+        proc = subprocess.run(
+            [
+                str(venv / "bin" / "jupyter"),
+                "nbconvert",
+                "--to",
+                "notebook",
+                "--execute",
+                "--ExecutePreprocessor.timeout=300",
+                "--output-dir",
+                str(out),
+                path.name,
+            ],
+            cwd=path.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        return path, proc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(pool.map(lambda p: run(p)[0:2], NOTEBOOKS))
+    return {p: (proc, out / p.name) for p, proc in results.items()}
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found in notebooks/"
 
 
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes_in_fresh_kernel(path):
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_executes_in_fresh_kernel(here, path):
+    nb = here(path)  # raises CellExecutionError on the first failing cell
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.get("execution_count") for c in code_cells), "a cell did not run"
+    assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.binder
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_in_binder_like_environment(binder, path):
+    proc, executed = binder[path]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert executed.exists()
+
+
+@pytest.mark.binder
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_text_outputs_are_deterministic(here, binder, path):
+    proc, executed = binder[path]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = text_outputs(here(path)), text_outputs(nbformat.read(executed, as_version=4))
+    assert len(first) == len(second)
+    for i, (a, b) in enumerate(zip(first, second)):
+        assert a == b, f"code cell {i} differs between two executions"
+
+
+def test_text_outputs_ignore_only_widget_ids():
+    def nb(model_id, text):
+        cell = nbformat.v4.new_code_cell("x")
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "display_data", data={"text/plain": text, VOLATILE: {"model_id": model_id}}
+            )
+        ]
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    assert text_outputs(nb("a", "1")) == text_outputs(nb("b", "1"))
+    assert text_outputs(nb("a", "1")) != text_outputs(nb("a", "2"))

@@ -85,8 +85,11 @@ def test_attention_scores_shape_and_default_scale():
 
 def test_attention_output_is_convex_combination_of_values():
     rng = np.random.default_rng(1)
-    q, k, v = (rng.standard_normal((4, 8)), rng.standard_normal((6, 8)),
-               rng.standard_normal((6, 3)))
+    q, k, v = (
+        rng.standard_normal((4, 8)),
+        rng.standard_normal((6, 8)),
+        rng.standard_normal((6, 3)),
+    )
     out, w = ws.scaled_dot_product_attention(q, k, v)
     np.testing.assert_allclose(w.sum(-1), 1.0)
     np.testing.assert_allclose(out, w @ v)
@@ -104,10 +107,16 @@ def test_samples_are_seeded():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("kw", [
-    {}, {"mu_q": 0.5, "mu_k": -1.0, "sigma_q": 2.0, "sigma_k": 0.5}, {"rho": 0.6}, {"rho": 1.0},
-    {"rho": -0.3, "mu_q": 1.0, "mu_k": 1.0},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"mu_q": 0.5, "mu_k": -1.0, "sigma_q": 2.0, "sigma_k": 0.5},
+        {"rho": 0.6},
+        {"rho": 1.0},
+        {"rho": -0.3, "mu_q": 1.0, "mu_k": 1.0},
+    ],
+)
 def test_monte_carlo_matches_exact_moments(kw):
     d_k, n = 32, 40_000
     x = ws.dot_product_samples(d_k, n, seed=11, **kw)
@@ -126,52 +135,85 @@ def test_moments_table_tracks_dk():
 
 
 # -- bad input names the parameter ---------------------------------------------
-@pytest.mark.parametrize("call, name", [
-    (lambda: ws.softmax([1.0, np.nan]), "x"),
-    (lambda: ws.softmax([1.0, np.inf]), "x"),
-    (lambda: ws.softmax([]), "x"),
-    (lambda: ws.softmax([1.0, 2.0], temperature=0), "temperature"),
-    (lambda: ws.softmax([1.0, 2.0], axis=3), "axis"),
-    (lambda: ws.entropy([0.5, 0.6]), "p"),
-    (lambda: ws.entropy([-0.5, 1.5]), "p"),
-    (lambda: ws.softmax_jacobian(np.ones((2, 2)) / 4), "p"),
-    (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 5))), "q and k"),
-    (lambda: ws.attention_scores(np.ones(4), np.ones((2, 4))), "q"),
-    (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 4)), scale=-1.0), "scale"),
-    (lambda: ws.scaled_dot_product_attention(np.ones((2, 4)), np.ones((3, 4)), np.ones((2, 4))),
-     "v"),
-    (lambda: ws.scaled_dot_product_attention(
-        np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.zeros((2, 3), bool)), "mask"),
-    (lambda: ws.dot_product_samples(0, 10), "d_k"),
-    (lambda: ws.dot_product_samples(-4, 10), "d_k"),
-    (lambda: ws.dot_product_samples(8, 0), "n"),
-    (lambda: ws.sample_qk(8, 10, rho=1.5), "rho"),
-    (lambda: ws.sample_qk(8, 10, sigma_q=0.0), "sigma_q"),
-    (lambda: ws.sample_qk(8, 10, mu_k=np.nan), "mu_k"),
-    (lambda: ws.product_moments(0), "d_k"),
-    (lambda: ws.experiments.dot_product_moments_mc(d_ks=(), n=10), "d_ks"),
-    (lambda: ws.experiments.dot_product_moments_mc(d_ks=(4,), n=1), "n"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: ws.softmax([1.0, np.nan]), "x"),
+        (lambda: ws.softmax([1.0, np.inf]), "x"),
+        (lambda: ws.softmax([]), "x"),
+        (lambda: ws.softmax([1.0, 2.0], temperature=0), "temperature"),
+        (lambda: ws.softmax([1.0, 2.0], axis=3), "axis"),
+        (lambda: ws.entropy([0.5, 0.6]), "p"),
+        (lambda: ws.entropy([-0.5, 1.5]), "p"),
+        (lambda: ws.softmax_jacobian(np.ones((2, 2)) / 4), "p"),
+        (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 5))), "q and k"),
+        (lambda: ws.attention_scores(np.ones(4), np.ones((2, 4))), "q"),
+        (lambda: ws.attention_scores(np.ones((2, 4)), np.ones((2, 4)), scale=-1.0), "scale"),
+        (
+            lambda: ws.scaled_dot_product_attention(
+                np.ones((2, 4)), np.ones((3, 4)), np.ones((2, 4))
+            ),
+            "v",
+        ),
+        (
+            lambda: ws.scaled_dot_product_attention(
+                np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.zeros((2, 3), bool)
+            ),
+            "mask",
+        ),
+        (lambda: ws.dot_product_samples(0, 10), "d_k"),
+        (lambda: ws.dot_product_samples(-4, 10), "d_k"),
+        (lambda: ws.dot_product_samples(8, 0), "n"),
+        (lambda: ws.sample_qk(8, 10, rho=1.5), "rho"),
+        (lambda: ws.sample_qk(8, 10, sigma_q=0.0), "sigma_q"),
+        (lambda: ws.sample_qk(8, 10, mu_k=np.nan), "mu_k"),
+        (lambda: ws.product_moments(0), "d_k"),
+        (lambda: ws.experiments.dot_product_moments_mc(d_ks=(), n=10), "d_ks"),
+        (lambda: ws.experiments.dot_product_moments_mc(d_ks=(4,), n=1), "n"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         call()
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: ws.softmax(["a", "b"]), "x"),
-    (lambda: ws.dot_product_samples(2.5, 10), "d_k"),
-    (lambda: ws.dot_product_samples(True, 10), "d_k"),
-    (lambda: ws.scaled_dot_product_attention(
-        np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.ones((2, 3))), "mask"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: ws.softmax(["a", "b"]), "x"),
+        (lambda: ws.dot_product_samples(2.5, 10), "d_k"),
+        (lambda: ws.dot_product_samples(True, 10), "d_k"),
+        (
+            lambda: ws.scaled_dot_product_attention(
+                np.ones((2, 4)), np.ones((3, 4)), np.ones((3, 4)), mask=np.ones((2, 3))
+            ),
+            "mask",
+        ),
+    ],
+)
 def test_wrong_types_raise_type_error_naming_parameter(call, name):
     with pytest.raises(TypeError, match=rf"^{name}\b"):
         call()
 
 
 @settings(max_examples=50)
-@given(st.integers(1, 64), st.floats(-3, 3), st.floats(-3, 3), st.floats(0.1, 3),
-       st.floats(0.1, 3), st.floats(-1, 1))
+@given(
+    st.integers(1, 64),
+    st.floats(-3, 3),
+    st.floats(-3, 3),
+    st.floats(0.1, 3),
+    st.floats(0.1, 3),
+    st.floats(-1, 1),
+)
 def test_exact_moments_are_finite_and_variance_nonnegative(d, mq, mk, sq, sk, r):
     mean, var = ws.product_moments(d, mu_q=mq, mu_k=mk, sigma_q=sq, sigma_k=sk, rho=r)
     assert math.isfinite(mean) and math.isfinite(var) and var >= 0
+
+
+def test_moments_summary_quotes_the_table():
+    t = ws.experiments.dot_product_moments_mc(d_ks=(1, 8), n=300, seed=0)
+    s = t.summary(at=8)
+    assert s["n"] == 300 and s["var-8"] == float(t.var[1])
+    assert s["max-z"] == t.max_var_z
+    with pytest.raises(ValueError):
+        t.summary(at=3)

@@ -23,8 +23,11 @@ pytestmark = pytest.mark.site
 
 
 def site_pages() -> list[str]:
-    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
-                  if not p.relative_to(SITE).parts[0].startswith(("_", ".")))
+    return sorted(
+        str(p.relative_to(SITE))
+        for p in SITE.rglob("*.html")
+        if not p.relative_to(SITE).parts[0].startswith(("_", "."))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +39,9 @@ def server():
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(Quiet, directory=str(SITE)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE))
+    )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -50,9 +54,17 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test does)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -111,7 +123,13 @@ def test_page_loads_offline_without_errors(visit, path):
     assert v.external == [], f"{path} requested other hosts: {v.external}"
     assert v.errors == [], f"{path} console errors: {v.errors}"
     body = v.page.inner_text("body")
-    for junk in ("VBox(", "HBox(", "Loading widget", "interactive figure", "application/vnd.jupyter"):
+    for junk in (
+        "VBox(",
+        "HBox(",
+        "Loading widget",
+        "interactive figure",
+        "application/vnd.jupyter",
+    ):
         assert junk not in body, f"{path} shows widget repr text {junk!r}"
 
 
@@ -120,8 +138,9 @@ def test_page_loads_offline_without_errors(visit, path):
 def test_math_is_typeset(visit, slug, kind):
     v = visit(f"{kind}/{slug}.html")
     v.page.wait_for_selector("mjx-container", timeout=20_000)
-    v.page.wait_for_function("() => !document.querySelector('.math:not(:has(mjx-container))')",
-                             timeout=20_000)
+    v.page.wait_for_function(
+        "() => !document.querySelector('.math:not(:has(mjx-container))')", timeout=20_000
+    )
     assert v.page.locator("mjx-container").count() >= 5
     assert v.page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
     text = v.page.evaluate("""() => {
@@ -151,7 +170,9 @@ def test_static_sliders_change_the_figure(visit, slug, kind):
             out = fig.locator(f'output[for="{control.get_attribute("id")}"]')
             before_src, before_text = img.get_attribute("src"), out.inner_text()
             control.focus()
-            control.press("End" if control.input_value() != control.get_attribute("max") else "Home")
+            control.press(
+                "End" if control.input_value() != control.get_attribute("max") else "Home"
+            )
             assert img.get_attribute("src") != before_src, "moving the slider kept the figure"
             assert out.inner_text() != before_text, "the slider's value label did not change"
             assert control.get_attribute("aria-valuetext") == out.inner_text()
@@ -178,3 +199,27 @@ def test_chapter_numbers_come_from_the_notebook(visit):
     assert "20,000" in pasted
     assert len(pasted) >= 8
     assert v.page.locator("figure.ws-figure img[alt]").count() >= 1
+
+
+@pytest.mark.parametrize("path", site_pages() or ["index.html"])
+def test_accessibility_no_serious_or_critical_axe_violations(visit, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    v = visit(path)
+    result = Axe().run(v.page)
+    bad = [
+        (x["id"], x["impact"], [n["target"] for n in x["nodes"][:3]])
+        for x in result.response["violations"]
+        if x["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{path}: {bad}"
+
+
+@pytest.mark.parametrize("path", site_pages() or ["index.html"])
+def test_every_content_image_has_meaningful_alt_text(visit, path):
+    v = visit(path)
+    for img in v.page.locator("article img").all():
+        alt = (img.get_attribute("alt") or "").strip()
+        src = img.get_attribute("src") or ""
+        assert len(alt) >= 15, f"{path}: image {src[:60]} has alt {alt!r}"
+        assert not alt.lower().endswith((".png", ".svg", ".jpg")), alt

@@ -36,6 +36,18 @@ class MomentsTable:
         """Largest |empirical Var / d_k - 1| over the grid (the unscaled prediction is d_k)."""
         return float(np.max(np.abs(self.var / self.d_k - 1.0)))
 
+    def summary(self, at: int = 512) -> dict:
+        """The numbers the variance-proof chapter quotes, keyed for ``glue``."""
+        i = list(self.d_k).index(at)
+        return {
+            "n": int(self.n),
+            "max-rel-error": 100 * self.max_rel_var_error,
+            "max-z": self.max_var_z,
+            f"var-{at}": float(self.var[i]),
+            f"scaled-var-{at}": float(self.scaled_var[i]),
+            "scaled-var-range": f"{self.scaled_var.min():.3f} to {self.scaled_var.max():.3f}",
+        }
+
     @property
     def max_var_z(self) -> float:
         """Largest |empirical Var - d_k| in units of its standard error over the grid."""

@@ -26,9 +26,9 @@ import hashlib
 import html
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 import sympy as sp
@@ -102,8 +102,10 @@ class Interactive:
     # -- parameters ---------------------------------------------------------
     def start(self) -> dict:
         """The parameter values shown first."""
-        return {n: self.initial.get(n, vals[len(vals) // 2] if not _is_bool(vals) else vals[0])
-                for n, vals in self.grid.items()}
+        return {
+            n: self.initial.get(n, vals[len(vals) // 2] if not _is_bool(vals) else vals[0])
+            for n, vals in self.grid.items()
+        }
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
@@ -118,9 +120,14 @@ class Interactive:
 
     # -- static slider -------------------------------------------------------
     def _uid(self) -> str:
-        key = json.dumps([getattr(self.func, "__qualname__", repr(self.func)),
-                          {k: [_fmt(x) for x in vals] for k, vals in self.grid.items()},
-                          {k: _fmt(x) for k, x in self.fixed.items()}, self.caption])
+        key = json.dumps(
+            [
+                getattr(self.func, "__qualname__", repr(self.func)),
+                {k: [_fmt(x) for x in vals] for k, vals in self.grid.items()},
+                {k: _fmt(x) for k, x in self.fixed.items()},
+                self.caption,
+            ]
+        )
         return "ws-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
     def frames(self) -> dict[str, dict]:
@@ -154,7 +161,8 @@ class Interactive:
                 checked = " checked" if start[n] else ""
                 controls.append(
                     f'<label class="ws-check" for="{cid}"><input type="checkbox" id="{cid}" '
-                    f'data-param="{html.escape(n)}"{checked}> {lab}</label>')
+                    f'data-param="{html.escape(n)}"{checked}> {lab}</label>'
+                )
             else:
                 labels = json.dumps([_fmt(x) for x in vals])
                 controls.append(
@@ -163,7 +171,8 @@ class Interactive:
                     f'max="{len(vals) - 1}" step="1" value="{i0}" '
                     f'aria-valuetext="{html.escape(_fmt(start[n]))}" '
                     f"data-labels='{html.escape(labels)}'> "
-                    f'<output for="{cid}" id="{cid}-value">{html.escape(_fmt(start[n]))}</output></span>')
+                    f'<output for="{cid}" id="{cid}-value">{html.escape(_fmt(start[n]))}</output></span>'
+                )
         frames = self.frames()
         key0 = "|".join(str(self.grid[n].index(start[n])) for n in names)
         first = frames[key0]
@@ -175,7 +184,7 @@ class Interactive:
             f'<div class="ws-controls" role="group" aria-label="figure controls">{"".join(controls)}</div>'
             f'<img class="ws-frame" src="{first["src"]}" alt="{html.escape(first["alt"])}" '
             f'width="{int(6.4 * DPI)}">'
-            f'<figcaption>{html.escape(self.caption)}</figcaption>'
+            f"<figcaption>{html.escape(self.caption)}</figcaption>"
             f'<script type="application/json" class="ws-frames">{payload}</script>'
             f"</figure>"
         )
@@ -191,9 +200,12 @@ class Interactive:
             if _is_bool(vals):
                 controls[n] = w.Checkbox(value=bool(start[n]), description=self.label(n))
             else:
-                controls[n] = w.SelectionSlider(options=[(_fmt(x), x) for x in vals],
-                                                value=start[n], description=self.label(n),
-                                                continuous_update=True)
+                controls[n] = w.SelectionSlider(
+                    options=[(_fmt(x), x) for x in vals],
+                    value=start[n],
+                    description=self.label(n),
+                    continuous_update=True,
+                )
         image = w.Image(value=self.render(compress=False, **start), format="png")
         image.layout.max_width = "100%"
 
@@ -209,12 +221,14 @@ class Interactive:
         return box
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": f"<interactive figure {self.func.__name__}: "
-                                f"{', '.join(self.grid)}>",
-                  "text/html": self.static_html()}
+        bundle = {
+            "text/plain": f"<interactive figure {self.func.__name__}: {', '.join(self.grid)}>",
+            "text/html": self.static_html(),
+        }
         try:
-            bundle.update({k: v for k, v in self.widget()._repr_mimebundle_().items()
-                           if k != "text/plain"})
+            bundle.update(
+                {k: v for k, v in self.widget()._repr_mimebundle_().items() if k != "text/plain"}
+            )
         except Exception:  # no ipywidgets frontend: the static slider still works
             pass
         return bundle
@@ -224,9 +238,16 @@ def _is_bool(values) -> bool:
     return all(isinstance(x, (bool, np.bool_)) for x in values)
 
 
-def interact(func: Callable[..., Figure], *, alt: Callable[..., str], caption: str,
-             labels: dict[str, str] | None = None, initial: dict | None = None,
-             fixed: dict | None = None, **grid) -> Interactive:
+def interact(
+    func: Callable[..., Figure],
+    *,
+    alt: Callable[..., str],
+    caption: str,
+    labels: dict[str, str] | None = None,
+    initial: dict | None = None,
+    fixed: dict | None = None,
+    **grid,
+) -> Interactive:
     """Make ``func`` interactive over the parameter grid given as keyword lists.
 
     ``alt(**params)`` returns the alt text of one frame; ``caption`` is shown under
@@ -234,8 +255,9 @@ def interact(func: Callable[..., Figure], *, alt: Callable[..., str], caption: s
     Example: ``ws.interact(ws.plots.dot_product_histogram, d_k=ws.DK_GRID,
     scaled=[False, True], alt=..., caption=...)``.
     """
-    return Interactive(func, dict(grid), alt, caption, dict(labels or {}), dict(initial or {}),
-                       dict(fixed or {}))
+    return Interactive(
+        func, dict(grid), alt, caption, dict(labels or {}), dict(initial or {}), dict(fixed or {})
+    )
 
 
 @dataclass
@@ -256,9 +278,11 @@ class StaticFigure:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
-            "text/html": (f'<figure class="ws-figure"><img src="{_data_uri(self._png)}" '
-                          f'alt="{html.escape(self.alt)}" width="{int(6.4 * DPI)}">'
-                          f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"),
+            "text/html": (
+                f'<figure class="ws-figure"><img src="{_data_uri(self._png)}" '
+                f'alt="{html.escape(self.alt)}" width="{int(6.4 * DPI)}">'
+                f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"
+            ),
             "image/png": base64.b64encode(self._png).decode("ascii"),
             "text/plain": f"<figure: {self.alt}>",
         }

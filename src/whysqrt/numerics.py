@@ -105,15 +105,11 @@ def attention_scores(q, k, scale=None) -> np.ndarray:
     q = v.finite_array("q", q, ndim_min=2)
     k = v.finite_array("k", k, ndim_min=2)
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share their last axis d_k, got q {q.shape} and k {k.shape}"
-        )
+        raise ValueError(f"q and k must share their last axis d_k, got q {q.shape} and k {k.shape}")
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     except ValueError as exc:
-        raise ValueError(
-            f"q and k batch axes do not broadcast: q {q.shape}, k {k.shape}"
-        ) from exc
+        raise ValueError(f"q and k batch axes do not broadcast: q {q.shape}, k {k.shape}") from exc
     s = _scale_factor(q.shape[-1], scale)
     return (q @ np.swapaxes(k, -1, -2)) * s
 
@@ -150,8 +146,17 @@ def scaled_dot_product_attention(q, k, v_, mask=None, scale=None):
     return weights @ val, weights
 
 
-def sample_qk(d_k: int, n: int, seed: int = 0, *, mu_q: float = 0.0, mu_k: float = 0.0,
-              sigma_q: float = 1.0, sigma_k: float = 1.0, rho: float = 0.0):
+def sample_qk(
+    d_k: int,
+    n: int,
+    seed: int = 0,
+    *,
+    mu_q: float = 0.0,
+    mu_k: float = 0.0,
+    sigma_q: float = 1.0,
+    sigma_k: float = 1.0,
+    rho: float = 0.0,
+):
     """Draw ``n`` pairs of vectors (q, k), each of shape (n, d_k), from a seeded generator.
 
     Components are i.i.d. across the d_k coordinates; within a coordinate q_i and
@@ -173,15 +178,24 @@ def sample_qk(d_k: int, n: int, seed: int = 0, *, mu_q: float = 0.0, mu_k: float
     return q, k
 
 
-def dot_product_samples(d_k: int, n: int, seed: int = 0, scaled: bool = False, **dist) -> np.ndarray:
+def dot_product_samples(
+    d_k: int, n: int, seed: int = 0, scaled: bool = False, **dist
+) -> np.ndarray:
     """``n`` samples of q·k (divided by sqrt(d_k) if ``scaled``) for vectors from :func:`sample_qk`."""
     q, k = sample_qk(d_k, n, seed, **dist)
     dots = np.einsum("nd,nd->n", q, k)
     return dots / np.sqrt(d_k) if scaled else dots
 
 
-def product_moments(d_k: int, *, mu_q: float = 0.0, mu_k: float = 0.0, sigma_q: float = 1.0,
-                    sigma_k: float = 1.0, rho: float = 0.0) -> tuple[float, float]:
+def product_moments(
+    d_k: int,
+    *,
+    mu_q: float = 0.0,
+    mu_k: float = 0.0,
+    sigma_q: float = 1.0,
+    sigma_k: float = 1.0,
+    rho: float = 0.0,
+) -> tuple[float, float]:
     """Exact mean and variance of q·k for the distribution of :func:`sample_qk`.
 
     Per coordinate (jointly normal, Isserlis' theorem):
@@ -196,6 +210,10 @@ def product_moments(d_k: int, *, mu_q: float = 0.0, mu_k: float = 0.0, sigma_q: 
     s_k = v.finite_float("sigma_k", sigma_k, positive=True)
     rho = v.in_range("rho", rho, -1.0, 1.0)
     mean = mu_q * mu_k + rho * s_q * s_k
-    var = (s_q**2 * s_k**2 * (1 + rho**2) + mu_q**2 * s_k**2 + mu_k**2 * s_q**2
-           + 2 * rho * mu_q * mu_k * s_q * s_k)
+    var = (
+        s_q**2 * s_k**2 * (1 + rho**2)
+        + mu_q**2 * s_k**2
+        + mu_k**2 * s_q**2
+        + 2 * rho * mu_q * mu_k * s_q * s_k
+    )
     return d_k * mean, d_k * var

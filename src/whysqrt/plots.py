@@ -16,7 +16,14 @@ from matplotlib.figure import Figure
 from . import _validate as v
 from .experiments import MomentsTable, cached_dot_samples
 
-__all__ = ["new_figure", "dot_product_histogram", "describe_dot_product_histogram", "moments_vs_dk", "FIGSIZE", "COLORS"]
+__all__ = [
+    "new_figure",
+    "dot_product_histogram",
+    "describe_dot_product_histogram",
+    "moments_vs_dk",
+    "FIGSIZE",
+    "COLORS",
+]
 
 #: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
 FIGSIZE = (6.4, 3.6)
@@ -35,7 +42,9 @@ def _normal_pdf(x: np.ndarray, var: float) -> np.ndarray:
     return np.exp(-(x**2) / (2 * var)) / np.sqrt(2 * np.pi * var)
 
 
-def dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0) -> Figure:
+def dot_product_histogram(
+    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0
+) -> Figure:
     """Histogram of ``n`` seeded samples of q·k (or q·k/sqrt(d_k)) with the predicted normal density.
 
     q and k have i.i.d. standard normal components. The x-axis is fixed for each
@@ -55,20 +64,39 @@ def dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000, se
 
     fig, (ax,) = new_figure()
     bins = np.linspace(-lim, lim, 81)
-    ax.hist(np.clip(x, -lim, lim), bins=bins, density=True, color=COLORS[mode], alpha=0.55,
-            label=f"{n:,} samples")
+    ax.hist(
+        np.clip(x, -lim, lim),
+        bins=bins,
+        density=True,
+        color=COLORS[mode],
+        alpha=0.55,
+        label=f"{n:,} samples",
+    )
     grid = np.linspace(-lim, lim, 400)
-    ax.plot(grid, _normal_pdf(grid, var_pred), color=COLORS["theory"], lw=1.5,
-            label=f"N(0, {var_pred:g})")
+    ax.plot(
+        grid,
+        _normal_pdf(grid, var_pred),
+        color=COLORS["theory"],
+        lw=1.5,
+        label=f"N(0, {var_pred:g})",
+    )
     ax.set_xlim(-lim, lim)
-    ax.set_ylim(0, max(0.45, float(_normal_pdf(np.zeros(1), var_pred)[0]) * 1.25)
-                if scaled else 0.45)
+    ax.set_ylim(
+        0, max(0.45, float(_normal_pdf(np.zeros(1), var_pred)[0]) * 1.25) if scaled else 0.45
+    )
     what = r"$q\cdot k/\sqrt{d_k}$" if scaled else r"$q\cdot k$"
     ax.set_xlabel(what)
     ax.set_ylabel("density")
     ax.set_title(f"{what} with $d_k$ = {d_k} ({mode})")
-    ax.text(0.02, 0.95, f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}",
-            transform=ax.transAxes, va="top", family="monospace", fontsize=9)
+    ax.text(
+        0.02,
+        0.95,
+        f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}",
+        transform=ax.transAxes,
+        va="top",
+        family="monospace",
+        fontsize=9,
+    )
     ax.legend(loc="upper right", fontsize=9, frameon=False)
     return fig
 
@@ -80,8 +108,9 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
     fig, (ax_var, ax_mean) = new_figure(2)
     d = table.d_k
     ax_var.loglog(d, table.var, "o", color=COLORS["unscaled"], label=r"Var$[q\cdot k]$")
-    ax_var.loglog(d, table.scaled_var, "s", color=COLORS["scaled"],
-                  label=r"Var$[q\cdot k/\sqrt{d_k}]$")
+    ax_var.loglog(
+        d, table.scaled_var, "s", color=COLORS["scaled"], label=r"Var$[q\cdot k/\sqrt{d_k}]$"
+    )
     ax_var.loglog(d, d, "-", color=COLORS["theory"], lw=1, label=r"$d_k$")
     ax_var.loglog(d, np.ones_like(d, dtype=float), "--", color=COLORS["theory"], lw=1, label="1")
     ax_var.set_xlabel("$d_k$")
@@ -90,8 +119,15 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
     ax_var.set_title("variance", fontsize=10)
 
     se = np.sqrt(table.var / table.n)
-    ax_mean.errorbar(d, table.mean, yerr=2 * se, fmt="o", color=COLORS["unscaled"], ms=4,
-                     label=r"mean $\pm$ 2 s.e.")
+    ax_mean.errorbar(
+        d,
+        table.mean,
+        yerr=2 * se,
+        fmt="o",
+        color=COLORS["unscaled"],
+        ms=4,
+        label=r"mean $\pm$ 2 s.e.",
+    )
     ax_mean.axhline(0, color=COLORS["theory"], lw=1)
     ax_mean.set_xscale("log", base=2)
     ax_mean.set_xlabel("$d_k$")
@@ -103,13 +139,15 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
     return fig
 
 
-
-def describe_dot_product_histogram(d_k: int = 64, scaled: bool = False, n: int = 4000,
-                                   seed: int = 0) -> str:
+def describe_dot_product_histogram(
+    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0
+) -> str:
     """Alt text for :func:`dot_product_histogram` at the same parameters."""
     dots = cached_dot_samples(v.positive_int("d_k", d_k), v.positive_int("n", n), seed)
     x = dots / np.sqrt(d_k) if scaled else dots
     what = "q·k divided by the square root of d_k" if scaled else "the raw dot product q·k"
     pred = 1 if scaled else d_k
-    return (f"Histogram of {n:,} samples of {what} for d_k = {d_k}, over the predicted normal "
-            f"curve: sample variance {x.var(ddof=1):.3g} against the predicted {pred}.")
+    return (
+        f"Histogram of {n:,} samples of {what} for d_k = {d_k}, over the predicted normal "
+        f"curve: sample variance {x.var(ddof=1):.3g} against the predicted {pred}."
+    )

@@ -10,7 +10,10 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
 * drops repeated ``<script>`` entries from each page. sphinx-thebe 0.3.1 registers
   its inline ``const THEBE_JS_URL = ...`` once per read phase, and under Jupyter
   Book that happens twice, so every page threw "Identifier 'THEBE_JS_URL' has
-  already been declared".
+  already been declared";
+* gives bibliography entries the ARIA role ``listitem``: docutils marks them
+  ``doc-biblioentry``, a role deprecated in WAI-ARIA 1.3, inside a ``role="list"``
+  container, which axe-core reports as a critical violation (a list without items).
 """
 
 from __future__ import annotations
@@ -63,12 +66,20 @@ def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> No
     seen, unique = set(), []
     for js in scripts:
         # inline scripts come as filename None or "" for the same body
-        key = (str(getattr(js, "filename", js) or ""),
-               repr(sorted(getattr(js, "attributes", {}).items())))
+        key = (
+            str(getattr(js, "filename", js) or ""),
+            repr(sorted(getattr(js, "attributes", {}).items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(js)
     scripts[:] = unique
+
+
+def _fix_citation_roles(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
 def setup(app: Sphinx) -> dict:
@@ -76,6 +87,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
+    app.connect("html-page-context", _fix_citation_roles)
     app.add_js_file("whysqrt-slider.js", defer="defer")
     app.add_css_file("whysqrt.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
