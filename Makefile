@@ -28,6 +28,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 book: $(VENV)/.runtime
+	$(BIN)/python scripts/execute-notebooks.py   # two at a time, into the build cache
 	$(JB) build . -n -W --keep-going
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
