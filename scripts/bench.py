@@ -31,6 +31,7 @@ JB = [
     "--keep-going",
     "-q",
 ]
+EXECUTE = [sys.executable, str(ROOT / "scripts" / "execute-notebooks.py")]
 BUDGETS = {
     "cold_build_s": 60,
     "rebuild_no_change_s": 8,
