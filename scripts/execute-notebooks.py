@@ -20,10 +20,11 @@ def main() -> int:
     cache = get_cache(ROOT / "_build" / ".jupyter_cache")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cache.add_nb_to_project(str(nb))
-    result = load_executor("local-parallel", cache).run_and_cache(timeout=180,
-                                                                  allow_errors=False)
-    print(f"executed: {len(result.succeeded)} ok, {len(result.errored)} failed, "
-          f"{len(result.excepted)} excepted")
+    result = load_executor("local-parallel", cache).run_and_cache(timeout=180, allow_errors=False)
+    print(
+        f"executed: {len(result.succeeded)} ok, {len(result.errored)} failed, "
+        f"{len(result.excepted)} excepted"
+    )
     for uri in result.errored + result.excepted:
         record = cache.get_project_record(uri)
         print(f"FAILED {uri}\n{record.traceback}", file=sys.stderr)
