@@ -191,6 +191,7 @@ def test_notebook_page_launches_its_notebook_in_binder(visit, slug):
     hrefs = [a.get_attribute("href") for a in v.page.locator("a[href*='mybinder.org']").all()]
     assert hrefs, "no Binder link"
     assert any(re.search(rf"urlpath=lab/tree/notebooks/{slug}\.ipynb", h) for h in hrefs), hrefs
+    assert v.page.locator(".btn-launch-thebe").count() == 1, "no Live Code (Thebe) button"
 
 
 def test_chapter_numbers_come_from_the_notebook(visit):
