@@ -10,12 +10,14 @@ Modules:
 * :mod:`whysqrt.numerics` - softmax, attention scores, samples of q·k (validated input)
 * :mod:`whysqrt.symbolic` - SymPy derivations
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
+* :mod:`whysqrt.heads` - multi-head, multi-query and grouped-query attention, KV cache
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
 from . import experiments, interactive, numerics, plots, symbolic
+from . import heads
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -40,6 +42,7 @@ __all__ = [
     "entropy",
     "experiments",
     "figure",
+    "heads",
     "interact",
     "interactive",
     "log_softmax",

@@ -1,0 +1,549 @@
+"""Multi-head, multi-query and grouped-query attention in numpy: shapes, costs, KV cache.
+
+Used by three chapters:
+
+* ``dk-sizing`` - :func:`shape_trace`, :func:`multi_head_attention` (its recorded
+  shapes), :func:`symbolic_costs`, :func:`scale_experiment`, :func:`shape_flow`;
+* ``multi-head`` - :func:`multi_head_attention`, :func:`planted_sequence`,
+  :func:`planted_weights`, :func:`head_maps`, :func:`head_logit_variances`,
+  :func:`logit_variance_figure`;
+* ``mqa-gqa`` - :func:`grouped_query_attention`, :func:`param_count`,
+  :func:`kv_cache_bytes`, :func:`kv_cache_figure`, :func:`logit_variance_figure`.
+
+Conventions (those of Vaswani et al. 2017): ``d_k = d_v = d_model / h``. Every head
+scales its logits by ``1/sqrt(d_k)`` with its OWN (per-head) d_k, which is what
+``ws.scaled_dot_product_attention`` does by default when given per-head arrays.
+Grouped-query attention has ``h`` query heads and ``g`` key/value groups (``g``
+divides ``h``): ``g = h`` is multi-head attention, ``g = 1`` multi-query attention.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import sympy as sp
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .numerics import entropy, scaled_dot_product_attention
+from .plots import COLORS, new_figure
+
+__all__ = [
+    "Attention", "head_dim", "shape_trace", "init_weights", "split_heads", "merge_heads",
+    "multi_head_attention", "grouped_query_attention", "param_count", "flop_count",
+    "symbolic_costs", "kv_cache_bytes", "KV_CONFIGS", "kv_cache_table", "scale_experiment",
+    "head_logit_variances", "planted_sequence", "planted_weights",
+    "shape_flow", "describe_shape_flow", "head_maps", "describe_head_maps",
+    "logit_variance_figure", "kv_cache_figure", "describe_kv_cache_figure",
+]
+
+
+class Attention(NamedTuple):
+    """Result of :func:`multi_head_attention` / :func:`grouped_query_attention`.
+
+    ``output`` (batch, seq, d_model); ``weights`` (batch, h, seq, seq), one map per
+    query head; ``shapes`` the shape of every intermediate, keyed as in :func:`shape_trace`.
+    """
+
+    output: np.ndarray
+    weights: np.ndarray
+    shapes: dict
+
+
+# -- sizes --------------------------------------------------------------------
+def head_dim(d_model: int, h: int) -> int:
+    """d_k = d_model / h; ``h`` must divide ``d_model`` (ValueError starting with "h")."""
+    d_model = v.positive_int("d_model", d_model)
+    h = v.positive_int("h", h)
+    if d_model % h:
+        raise ValueError(f"h must divide d_model, got d_model={d_model}, h={h}")
+    return d_model // h
+
+
+def _groups(h: int, g) -> int:
+    if g is None:
+        return h
+    g = v.positive_int("g", g)
+    if h % g:
+        raise ValueError(f"g must divide h, got h={h}, g={g}")
+    return g
+
+
+def shape_trace(batch: int, seq: int, d_model: int, h: int, g=None) -> dict:
+    """The named shape of every step of (grouped-query) multi-head attention.
+
+    From token ids (batch, seq) to the output (batch, seq, d_model); ``g=None``
+    means multi-head attention (g = h). Keys match :attr:`Attention.shapes`.
+    """
+    batch, seq = v.positive_int("batch", batch), v.positive_int("seq", seq)
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    return {
+        "token ids": (batch, seq),
+        "embeddings X": (batch, seq, d_model),
+        "Q = X W_Q": (batch, seq, h * d_k),
+        "K = X W_K": (batch, seq, g * d_k),
+        "V = X W_V": (batch, seq, g * d_k),
+        "Q split": (batch, seq, h, d_k),
+        "Q heads": (batch, h, seq, d_k),
+        "K heads": (batch, g, seq, d_k),
+        "V heads": (batch, g, seq, d_k),
+        "scores": (batch, h, seq, seq),
+        "head outputs": (batch, h, seq, d_k),
+        "heads back": (batch, seq, h, d_k),
+        "concat": (batch, seq, h * d_k),
+        "output": (batch, seq, d_model),
+    }
+
+
+def init_weights(d_model: int, h: int, g=None, seed: int = 0) -> dict:
+    """Seeded weights with N(0, 1/d_model) entries, so unit-variance inputs give unit-variance q, k.
+
+    Returns ``w_q`` (d_model, d_model), ``w_k`` and ``w_v`` (d_model, g*d_k),
+    ``w_o`` (d_model, d_model).
+    """
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    rng = np.random.default_rng(seed)
+    s = 1.0 / np.sqrt(d_model)
+    return {"w_q": s * rng.standard_normal((d_model, d_model)),
+            "w_k": s * rng.standard_normal((d_model, g * d_k)),
+            "w_v": s * rng.standard_normal((d_model, g * d_k)),
+            "w_o": s * rng.standard_normal((d_model, d_model))}
+
+
+def split_heads(x, n: int) -> np.ndarray:
+    """(batch, seq, n*d) -> (batch, n, seq, d): reshape the last axis, then swap seq and heads."""
+    x = v.finite_array("x", x, ndim_min=3)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (batch, seq, features), got {x.shape}")
+    n = v.positive_int("n", n)
+    if x.shape[-1] % n:
+        raise ValueError(f"n must divide the last axis of x, got {x.shape[-1]} and n={n}")
+    b, t, f = x.shape
+    return x.reshape(b, t, n, f // n).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x) -> np.ndarray:
+    """(batch, n, seq, d) -> (batch, seq, n*d): the inverse of :func:`split_heads` (concat)."""
+    x = v.finite_array("x", x, ndim_min=4)
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (batch, heads, seq, d), got {x.shape}")
+    b, n, t, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(b, t, n * d)
+
+
+def _check_inputs(x, w_q, w_k, w_v, w_o, h, g):
+    x = v.finite_array("x", x, ndim_min=1)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (batch, seq, d_model), got {x.shape}")
+    d_model = x.shape[-1]
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    want = {"w_q": (d_model, h * d_k), "w_k": (d_model, g * d_k),
+            "w_v": (d_model, g * d_k), "w_o": (h * d_k, d_model)}
+    ws_ = {}
+    for name, w in zip(want, (w_q, w_k, w_v, w_o)):
+        w = v.finite_array(name, w, ndim_min=1)
+        if w.shape != want[name]:
+            raise ValueError(f"{name} must have shape {want[name]} for d_model={d_model}, "
+                             f"h={h}, g={g}, got {w.shape}")
+        ws_[name] = w
+    return x, ws_, d_k, g
+
+
+def multi_head_attention(x, w_q, w_k, w_v, w_o, h: int, mask=None) -> Attention:
+    """Multi-head attention: project, split into h heads, attend per head, concat, project.
+
+    ``x`` is (batch, seq, d_model); all four weights are (d_model, d_model). Each head
+    calls ``ws.scaled_dot_product_attention`` on (batch, h, seq, d_k) arrays, so its
+    scale is 1/sqrt(d_k) with the per-head d_k = d_model/h. ``mask`` (True = may
+    attend) broadcasts to (batch, h, seq, seq). With h = 1 this is the single-head
+    formula softmax(QK^T/sqrt(d_model))V W_O.
+    """
+    h = v.positive_int("h", h)
+    x, w, d_k, _ = _check_inputs(x, w_q, w_k, w_v, w_o, h, h)
+    shapes = {}
+    q, k, val = x @ w["w_q"], x @ w["w_k"], x @ w["w_v"]
+    shapes.update({"embeddings X": x.shape, "Q = X W_Q": q.shape, "K = X W_K": k.shape,
+                   "V = X W_V": val.shape})
+    shapes["Q split"] = q.reshape(*q.shape[:2], h, d_k).shape
+    qh, kh, vh = split_heads(q, h), split_heads(k, h), split_heads(val, h)
+    shapes.update({"Q heads": qh.shape, "K heads": kh.shape, "V heads": vh.shape})
+    out, weights = scaled_dot_product_attention(qh, kh, vh, mask=mask)
+    shapes.update({"scores": weights.shape, "head outputs": out.shape})
+    shapes["heads back"] = out.transpose(0, 2, 1, 3).shape
+    concat = merge_heads(out)
+    shapes["concat"] = concat.shape
+    y = concat @ w["w_o"]
+    shapes["output"] = y.shape
+    return Attention(y, weights, shapes)
+
+
+def grouped_query_attention(x, w_q, w_k, w_v, w_o, h: int, g: int, mask=None) -> Attention:
+    """Grouped-query attention: h query heads share g key/value heads (g divides h).
+
+    ``w_k`` and ``w_v`` are (d_model, g*d_k). Key/value group j serves the h/g
+    consecutive query heads j*h/g, ..., (j+1)*h/g - 1. The scale is still
+    1/sqrt(d_k) with the per-head d_k: sharing keys does not change a head's
+    logit dimension. g = h is :func:`multi_head_attention`, g = 1 multi-query attention.
+    """
+    h = v.positive_int("h", h)
+    x, w, d_k, g = _check_inputs(x, w_q, w_k, w_v, w_o, h, g)
+    q, k, val = x @ w["w_q"], x @ w["w_k"], x @ w["w_v"]
+    shapes = {"embeddings X": x.shape, "Q = X W_Q": q.shape, "K = X W_K": k.shape,
+              "V = X W_V": val.shape, "Q split": q.reshape(*q.shape[:2], h, d_k).shape}
+    qh, kh, vh = split_heads(q, h), split_heads(k, g), split_heads(val, g)
+    shapes.update({"Q heads": qh.shape, "K heads": kh.shape, "V heads": vh.shape})
+    kh, vh = np.repeat(kh, h // g, axis=1), np.repeat(vh, h // g, axis=1)
+    out, weights = scaled_dot_product_attention(qh, kh, vh, mask=mask)
+    shapes.update({"scores": weights.shape, "head outputs": out.shape,
+                   "heads back": out.transpose(0, 2, 1, 3).shape})
+    concat = merge_heads(out)
+    shapes["concat"] = concat.shape
+    y = concat @ w["w_o"]
+    shapes["output"] = y.shape
+    return Attention(y, weights, shapes)
+
+
+# -- costs --------------------------------------------------------------------
+def param_count(d_model: int, h: int, g=None) -> int:
+    """Weights in W_Q, W_K, W_V, W_O (no biases): 2 d_model^2 + 2 d_model g d_k.
+
+    For multi-head attention (g = h) this is 4 d_model^2 whatever h is.
+    """
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    return 2 * d_model * d_model + 2 * d_model * g * d_k
+
+
+def flop_count(d_model: int, h: int, seq: int, g=None) -> int:
+    """Multiply-adds of one attention layer on one sequence of length ``seq`` (no softmax).
+
+    Projections seq*d_model*(2 d_model + 2 g d_k), scores h*seq^2*d_k, weighted
+    values h*seq^2*d_k.
+    """
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    seq = v.positive_int("seq", seq)
+    return seq * d_model * (2 * d_model + 2 * g * d_k) + 2 * h * seq * seq * d_k
+
+
+def symbolic_costs() -> dict:
+    """SymPy parameter and multiply-add counts, summed head by head.
+
+    h heads of size d_k = d_model/h against one head of size d_model. Returns
+    expressions (symbols ``d_model``, ``h``, ``n`` = sequence length):
+    ``params_h``, ``params_1``, ``macs_h``, ``macs_1`` (each summed over heads with
+    ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
+    ``macs_sum`` for display.
+    """
+    d, h, n, i = sp.symbols("d_model h n i", positive=True, integer=True)
+    d_k = d / h
+    per_head_params = 3 * d * d_k + d_k * d      # W_Q^i, W_K^i, W_V^i and head i's rows of W_O
+    per_head_macs = 3 * n * d * d_k + 2 * n * n * d_k + n * d_k * d
+    params_sum = sp.Sum(per_head_params, (i, 1, h))
+    macs_sum = sp.Sum(per_head_macs, (i, 1, h))
+    one = {h: 1}
+    return {"d_model": d, "h": h, "n": n, "params_sum": params_sum, "macs_sum": macs_sum,
+            "params_h": sp.simplify(params_sum.doit()), "macs_h": sp.expand(macs_sum.doit()),
+            "params_1": sp.simplify(params_sum.doit().subs(one)),
+            "macs_1": sp.expand(macs_sum.doit().subs(one))}
+
+
+def kv_cache_bytes(layers: int, seq_len: int, g: int, d_k: int, batch: int = 1,
+                   bytes_per_value: int = 2) -> int:
+    """Bytes of the key/value cache: 2 (K and V) x layers x batch x seq_len x g x d_k x bytes.
+
+    ``g`` is the number of key/value heads (h for MHA, 1 for MQA); fp16 is 2 bytes.
+    """
+    vals = [v.positive_int(n_, x) for n_, x in (("layers", layers), ("seq_len", seq_len),
+                                                ("g", g), ("d_k", d_k), ("batch", batch),
+                                                ("bytes_per_value", bytes_per_value))]
+    out = 2
+    for x in vals:
+        out *= x
+    return out
+
+
+#: Published decoder configurations (layers, query heads h, key/value heads g, d_k).
+KV_CONFIGS = (
+    ("Transformer base (2017), MHA", 6, 8, 8, 64),
+    ("Llama 2 7B, MHA", 32, 32, 32, 128),
+    ("Llama 2 70B, GQA", 80, 64, 8, 128),
+    ("Mistral 7B, GQA", 32, 32, 8, 128),
+    ("Llama 2 70B shape as MHA", 80, 64, 64, 128),
+    ("Llama 2 70B shape as MQA", 80, 64, 1, 128),
+)
+
+
+def kv_cache_table(seq_len: int = 4096, batch: int = 1, configs=KV_CONFIGS) -> list[dict]:
+    """fp16 KV-cache size for each configuration (name, layers, h, g, d_k) at ``seq_len``."""
+    rows = []
+    for name, layers, h, g, d_k in configs:
+        _groups(v.positive_int("h", h), g)
+        b = kv_cache_bytes(layers, seq_len, g, d_k, batch=batch)
+        rows.append({"name": name, "layers": layers, "h": h, "g": g, "d_k": d_k,
+                     "bytes": b, "per_token": b // (seq_len * batch)})
+    return rows
+
+
+# -- experiments --------------------------------------------------------------
+def scale_experiment(d_model: int = 512, h: int = 8, n_keys: int = 64, n_queries: int = 2000,
+                     seed: int = 0) -> dict:
+    """Per-head logits with the right scale 1/sqrt(d_k) and the wrong 1/sqrt(d_model).
+
+    q, k have i.i.d. N(0, 1) components in d_k = d_model/h dimensions (the
+    per-head query and key at initialisation). Returns the logit standard deviation,
+    the mean softmax entropy (nats) and mean largest weight for each scale, and the
+    entropy of the uniform distribution log(n_keys).
+    """
+    d_k = head_dim(d_model, h)
+    n_keys, n_queries = v.positive_int("n_keys", n_keys), v.positive_int("n_queries", n_queries)
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((n_queries, 1, d_k))
+    k = rng.standard_normal((n_queries, n_keys, d_k))
+    raw = (q @ np.swapaxes(k, -1, -2))[:, 0, :]
+    out = {"d_k": d_k, "uniform_entropy": float(np.log(n_keys))}
+    for name, s in (("per_head", 1 / np.sqrt(d_k)), ("d_model", 1 / np.sqrt(d_model))):
+        z = raw * s
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        out[name] = {"std": float(z.std()), "entropy": float(entropy(p).mean()),
+                     "max_weight": float(p.max(axis=1).mean())}
+    return out
+
+
+def head_logit_variances(d_model: int, h: int, g=None, n_tokens: int = 128, draws: int = 4,
+                         seed: int = 0) -> np.ndarray:
+    """Sample variance of each query head's raw logits q·k (off-diagonal pairs), per draw.
+
+    Inputs x have i.i.d. N(0, 1) entries and the weights come from
+    :func:`init_weights`; returns an array (draws, h). The prediction is d_k for
+    every head, whatever g is.
+    """
+    d_k = head_dim(d_model, h)
+    g = _groups(h, g)
+    n_tokens, draws = v.positive_int("n_tokens", n_tokens), v.positive_int("draws", draws)
+    if n_tokens < 2:
+        raise ValueError("n_tokens must be at least 2 (logits of distinct tokens)")
+    off = ~np.eye(n_tokens, dtype=bool)
+    out = np.empty((draws, h))
+    for r in range(draws):
+        w = init_weights(d_model, h, g, seed=seed + r)
+        x = np.random.default_rng(10_000 + seed + r).standard_normal((1, n_tokens, d_model))
+        qh = split_heads(x @ w["w_q"], h)
+        kh = np.repeat(split_heads(x @ w["w_k"], g), h // g, axis=1)
+        logits = qh @ np.swapaxes(kh, -1, -2)
+        out[r] = logits[0][:, off].var(axis=1, ddof=1)
+    return out
+
+
+def planted_sequence(length: int = 12, vocab: int = 5, seed: int = 3) -> np.ndarray:
+    """A seeded token sequence with repeats (so "attend to the same token" has targets)."""
+    length, vocab = v.positive_int("length", length), v.positive_int("vocab", vocab)
+    return np.random.default_rng(seed).integers(0, vocab, size=length)
+
+
+def planted_weights(tokens, d_model: int = 32, strength: float = 16.0):
+    """Input X and hand-set W_Q, W_K for two planted patterns (``multi-head`` chapter).
+
+    X = [one-hot position (d_model/2) | one-hot token (d_model/2)]. W_Q maps the
+    position block to the PREVIOUS position and the token block to itself; W_K is
+    the identity. So the raw score of query t and key s is
+    strength x ([s = t-1] + [token_s = token_t]). With two heads, head 1 sees only
+    positions (previous-token pattern) and head 2 only tokens (same-token pattern);
+    one head must add both. Returns ``x`` (1, T, d_model), ``w_q``, ``w_k``.
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or tokens.size == 0 or tokens.dtype.kind not in "iu":
+        raise ValueError(f"tokens must be a non-empty 1-D integer array, got {tokens!r}")
+    d_model = v.positive_int("d_model", d_model)
+    strength = v.finite_float("strength", strength, positive=True)
+    half = d_model // 2
+    if d_model % 2 or tokens.size > half or tokens.max() >= half or tokens.min() < 0:
+        raise ValueError(f"d_model must be even and d_model/2 >= both the length and the "
+                         f"vocabulary, got d_model={d_model}, length={tokens.size}")
+    t = tokens.size
+    x = np.zeros((1, t, d_model))
+    x[0, np.arange(t), np.arange(t)] = 1.0
+    x[0, np.arange(t), half + tokens] = 1.0
+    w_q = np.zeros((d_model, d_model))
+    w_q[np.arange(1, half), np.arange(half - 1)] = strength   # position p -> p-1
+    w_q[half:, half:] = strength * np.eye(half)
+    return x, w_q, np.eye(d_model)
+
+
+# -- figures ------------------------------------------------------------------
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> Figure:
+    """dk-sizing slider: d_model cut into h heads of width d_k, and the shapes at each step.
+
+    Top: one bar of width d_model split into h coloured blocks. Bottom: the shape
+    table of :func:`shape_trace` (checked against a run of
+    :func:`multi_head_attention`), with d_k, parameter count and both scale factors.
+    """
+    d_k = head_dim(d_model, h)
+    trace = shape_trace(batch, seq, d_model, h)
+    zero = np.zeros((d_model, d_model))   # the shapes do not depend on the values
+    run = multi_head_attention(np.zeros((batch, seq, d_model)), zero, zero, zero, zero, h).shapes
+    assert all(run[k_] == s for k_, s in trace.items() if k_ in run), "shape mismatch"
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax_bar, ax_txt = fig.subplots(2, 1, height_ratios=[1, 3.6])
+    colors = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+              "#000000"]
+    for i in range(h):
+        ax_bar.barh(0, d_k, left=i * d_k, color=colors[i % len(colors)], edgecolor="white")
+    ax_bar.set_xlim(0, 1024)
+    ax_bar.set_yticks([])
+    ax_bar.set_xlabel("feature index (axis fixed at 1024)", fontsize=8)
+    ax_bar.set_title(f"d_model = {d_model} split into h = {h} heads of d_k = {d_k}", fontsize=10)
+    ax_txt.axis("off")
+    steps = [k_ for k_ in trace if k_ not in ("K = X W_K", "V = X W_V", "V heads")]
+    lines = [f"{k_:<14} {str(trace[k_]):>18}" for k_ in steps]
+    ax_txt.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=8.5, va="top")
+    info = (f"d_k = d_v = {d_model}/{h} = {d_k}\n"
+            f"W_Q,W_K,W_V,W_O: {_fmt_int(param_count(d_model, h))}\n"
+            f"  = 4 x {d_model}^2 (any h)\n"
+            f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n"
+            f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
+            f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}")
+    ax_txt.text(0.60, 1.0, info, family="monospace", fontsize=8.5, va="top")
+    return fig
+
+
+def describe_shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> str:
+    """Alt text for :func:`shape_flow` at the same parameters."""
+    d_k = head_dim(d_model, h)
+    return (f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each, "
+            f"and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, {seq}, "
+            f"{d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, {d_model}); "
+            f"{param_count(d_model, h):,} projection weights; scale 1/sqrt({d_k}) = "
+            f"{1 / np.sqrt(d_k):.4f} against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}.")
+
+
+def _planted_run(h: int, length: int, vocab: int, seed: int, strength: float):
+    tokens = planted_sequence(length, vocab, seed)
+    x, w_q, w_k = planted_weights(tokens, strength=strength)
+    d_model = x.shape[-1]
+    causal = np.tril(np.ones((length, length), dtype=bool))
+    res = multi_head_attention(x, w_q, w_k, np.eye(d_model), np.eye(d_model), h, mask=causal)
+    return tokens, res.weights[0]
+
+
+def head_maps(h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3,
+              strength: float = 16.0) -> Figure:
+    """multi-head slider: each head's causal attention map on the planted sequence.
+
+    Uses :func:`planted_weights` (d_model = 32): with h = 1 the previous-token and
+    same-token patterns are added in one map; with h = 2 each gets its own head;
+    with more heads each pattern is cut across several narrower heads.
+    """
+    h = v.positive_int("h", h)
+    tokens, weights = _planted_run(h, length, vocab, seed, strength)
+    ncols = min(h, 4)
+    nrows = (h + ncols - 1) // ncols
+    fig, axes = new_figure(ncols, nrows, figsize=(6.4, 3.6 if nrows == 1 else 4.6))
+    labels = [str(t) for t in tokens]
+    for i, ax in enumerate(axes):
+        if i >= h:
+            ax.axis("off")
+            continue
+        ax.imshow(weights[i], vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"head {i + 1} (d_k = {32 // h})", fontsize=9)
+        ax.set_xticks(range(length), labels, fontsize=6)
+        ax.set_yticks(range(length), labels, fontsize=6)
+        if i % ncols == 0:
+            ax.set_ylabel("query token", fontsize=8)
+        ax.set_xlabel("key token", fontsize=8)
+    return fig
+
+
+def describe_head_maps(h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3,
+                       strength: float = 16.0) -> str:
+    """Alt text for :func:`head_maps`: how much weight each head puts on the previous token."""
+    tokens, weights = _planted_run(v.positive_int("h", h), length, vocab, seed, strength)
+    prev = [float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)]))
+            for i in range(h)]
+    best = int(np.argmax(prev))
+    return (f"{h} causal attention map(s) over the sequence {' '.join(map(str, tokens))}; "
+            f"head {best + 1} puts the most weight on the previous token, "
+            f"{prev[best]:.2f} on average.")
+
+
+def logit_variance_figure(d_model: int, configs, n_tokens: int = 128, draws: int = 4,
+                          seed: int = 0) -> Figure:
+    """Per-head raw logit variance (dots, one per head and draw) against the prediction d_k.
+
+    ``configs`` is a sequence of (h, g) pairs (g = None for MHA); the x axis labels
+    them. Left: raw q·k variance with the line d_k; right: after 1/sqrt(d_k), with 1.
+    """
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs must list at least one (h, g) pair")
+    fig, (ax_raw, ax_sc) = new_figure(2)
+    rng = np.random.default_rng(0)
+    labels = []
+    for j, (h, g) in enumerate(configs):
+        d_k = head_dim(d_model, h)
+        var = head_logit_variances(d_model, h, g, n_tokens, draws, seed).ravel()
+        jit = j + rng.uniform(-0.15, 0.15, var.size)
+        ax_raw.plot(jit, var, ".", color=COLORS["unscaled"], alpha=0.6, ms=4)
+        ax_raw.plot([j - 0.3, j + 0.3], [d_k, d_k], color=COLORS["theory"], lw=1.5)
+        ax_sc.plot(jit, var / d_k, ".", color=COLORS["scaled"], alpha=0.6, ms=4)
+        labels.append(f"h={h}" + ("" if g is None else f"\ng={g}"))
+    ax_raw.set_yscale("log")
+    ax_sc.axhline(1, color=COLORS["theory"], lw=1.5)
+    ax_sc.set_ylim(0, 2)
+    for ax in (ax_raw, ax_sc):
+        ax.set_xticks(range(len(configs)), labels, fontsize=8)
+    ax_raw.set_ylabel("variance of a head's logits")
+    ax_raw.set_title(r"raw $q\cdot k$ (line: $d_k$)", fontsize=10)
+    ax_sc.set_title(r"$q\cdot k/\sqrt{d_k}$ (line: 1)", fontsize=10)
+    return fig
+
+
+_GIB = 2**30
+
+
+def kv_cache_figure(g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128,
+                    batch: int = 1) -> Figure:
+    """mqa-gqa slider: fp16 KV-cache size against sequence length for MHA, GQA(g) and MQA.
+
+    Lines for g = h (MHA), the chosen g, and g = 1 (MQA), with the given layers,
+    d_k and batch; sequence length 512 to 131,072 on a log axis; y axis in GiB, fixed.
+    """
+    h = v.positive_int("h", h)
+    g = _groups(h, g)
+    seqs = 2 ** np.arange(9, 18)
+    fig, (ax,) = new_figure()
+    for gg, color, style, name in ((h, COLORS["unscaled"], "--", "MHA"),
+                                   (g, COLORS["scaled"], "-", f"GQA, g = {g}"),
+                                   (1, COLORS["theory"], ":", "MQA")):
+        sizes = [kv_cache_bytes(layers, int(s), gg, d_k, batch) / _GIB for s in seqs]
+        ax.loglog(seqs, sizes, style, color=color, lw=2 if gg == g else 1.3,
+                  label=f"{name} (g = {gg})", base=2)
+    ax.set_ylim(2**-8, 2**8)
+    ax.set_xlabel("sequence length (tokens)")
+    ax.set_ylabel("KV cache, fp16 (GiB)")
+    per_tok = kv_cache_bytes(layers, 1, g, d_k, batch)
+    ax.set_title(f"{layers} layers, h = {h}, d_k = {d_k}: {per_tok / 1024:g} KiB per token "
+                 f"at g = {g}", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.grid(True, which="major", alpha=0.3)
+    return fig
+
+
+def describe_kv_cache_figure(g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128,
+                             batch: int = 1) -> str:
+    """Alt text for :func:`kv_cache_figure` at the same parameters."""
+    g = _groups(v.positive_int("h", h), g)
+    at = kv_cache_bytes(layers, 32768, g, d_k, batch) / _GIB
+    mha = kv_cache_bytes(layers, 32768, h, d_k, batch) / _GIB
+    return (f"Log-log lines of fp16 KV-cache size against sequence length for {layers} layers, "
+            f"h = {h}, d_k = {d_k}: at 32,768 tokens, {at:.2f} GiB with g = {g} against "
+            f"{mha:.2f} GiB for multi-head attention ({h // g} times smaller).")
