@@ -41,8 +41,16 @@ def test_each_head_is_the_single_head_formula_on_its_slice():
     x, w = _x(d_model=d), H.init_weights(d, h, seed=2)
     res = H.multi_head_attention(x, **w, h=h)
     d_k = d // h
-    parts = [_single_head(x, w["w_q"][:, i * d_k:(i + 1) * d_k], w["w_k"][:, i * d_k:(i + 1) * d_k],
-                          w["w_v"][:, i * d_k:(i + 1) * d_k], np.eye(d_k)) for i in range(h)]
+    parts = [
+        _single_head(
+            x,
+            w["w_q"][:, i * d_k : (i + 1) * d_k],
+            w["w_k"][:, i * d_k : (i + 1) * d_k],
+            w["w_v"][:, i * d_k : (i + 1) * d_k],
+            np.eye(d_k),
+        )
+        for i in range(h)
+    ]
     np.testing.assert_allclose(res.output, np.concatenate(parts, -1) @ w["w_o"], rtol=1e-10)
 
 
@@ -73,7 +81,7 @@ def test_mqa_shares_one_key_head():
     d_k = d // h
     k = x @ w["w_k"]
     for i in range(h):
-        q = (x @ w["w_q"])[..., i * d_k:(i + 1) * d_k]
+        q = (x @ w["w_q"])[..., i * d_k : (i + 1) * d_k]
         _, p = ws.scaled_dot_product_attention(q, k, k)
         np.testing.assert_allclose(res.weights[:, i], p, rtol=1e-12)
 
@@ -161,42 +169,56 @@ def _w(d=8, h=2):
     return H.init_weights(d, h)
 
 
-@pytest.mark.parametrize("call, exc, name", [
-    (lambda: H.head_dim(10, 3), ValueError, "h"),
-    (lambda: H.head_dim(0, 1), ValueError, "d_model"),
-    (lambda: H.head_dim(8, 0), ValueError, "h"),
-    (lambda: H.head_dim(8, 2.5), TypeError, "h"),
-    (lambda: H.multi_head_attention(_x(), **_w(), h=3), ValueError, "h"),
-    (lambda: H.multi_head_attention(_x()[0], **_w(), h=2), ValueError, "x"),
-    (lambda: H.multi_head_attention(np.full((1, 2, 8), np.nan), **_w(), h=2), ValueError, "x"),
-    (lambda: H.multi_head_attention(np.full((1, 2, 8), np.inf), **_w(), h=2), ValueError, "x"),
-    (lambda: H.multi_head_attention(np.zeros((1, 0, 8)), **_w(), h=2), ValueError, "x"),
-    (lambda: H.multi_head_attention(np.full((1, 2, 8), "a"), **_w(), h=2), TypeError, "x"),
-    (lambda: H.multi_head_attention(_x(), **{**_w(), "w_k": np.eye(4)}, h=2), ValueError, "w_k"),
-    (lambda: H.multi_head_attention(_x(), **{**_w(), "w_o": np.ones((8, 8)) * np.nan}, h=2),
-     ValueError, "w_o"),
-    (lambda: H.grouped_query_attention(_x(), **_w(8, 4), h=4, g=3), ValueError, "g"),
-    (lambda: H.grouped_query_attention(_x(), **_w(8, 4), h=4, g=1), ValueError, "w_k"),
-    (lambda: H.shape_trace(0, 2, 8, 2), ValueError, "batch"),
-    (lambda: H.param_count(512, 7), ValueError, "h"),
-    (lambda: H.kv_cache_bytes(32, 0, 8, 128), ValueError, "seq_len"),
-    (lambda: H.kv_cache_bytes(32, 10, 8, -1), ValueError, "d_k"),
-    (lambda: H.split_heads(np.ones((2, 3, 5)), 2), ValueError, "n"),
-    (lambda: H.planted_weights(np.arange(20)), ValueError, "d_model"),
-    (lambda: H.planted_weights([0.5, 1.5]), ValueError, "tokens"),
-    (lambda: H.kv_cache_figure(g=3, h=32), ValueError, "g"),
-    (lambda: H.logit_variance_figure(64, []), ValueError, "configs"),
-])
+@pytest.mark.parametrize(
+    "call, exc, name",
+    [
+        (lambda: H.head_dim(10, 3), ValueError, "h"),
+        (lambda: H.head_dim(0, 1), ValueError, "d_model"),
+        (lambda: H.head_dim(8, 0), ValueError, "h"),
+        (lambda: H.head_dim(8, 2.5), TypeError, "h"),
+        (lambda: H.multi_head_attention(_x(), **_w(), h=3), ValueError, "h"),
+        (lambda: H.multi_head_attention(_x()[0], **_w(), h=2), ValueError, "x"),
+        (lambda: H.multi_head_attention(np.full((1, 2, 8), np.nan), **_w(), h=2), ValueError, "x"),
+        (lambda: H.multi_head_attention(np.full((1, 2, 8), np.inf), **_w(), h=2), ValueError, "x"),
+        (lambda: H.multi_head_attention(np.zeros((1, 0, 8)), **_w(), h=2), ValueError, "x"),
+        (lambda: H.multi_head_attention(np.full((1, 2, 8), "a"), **_w(), h=2), TypeError, "x"),
+        (
+            lambda: H.multi_head_attention(_x(), **{**_w(), "w_k": np.eye(4)}, h=2),
+            ValueError,
+            "w_k",
+        ),
+        (
+            lambda: H.multi_head_attention(_x(), **{**_w(), "w_o": np.ones((8, 8)) * np.nan}, h=2),
+            ValueError,
+            "w_o",
+        ),
+        (lambda: H.grouped_query_attention(_x(), **_w(8, 4), h=4, g=3), ValueError, "g"),
+        (lambda: H.grouped_query_attention(_x(), **_w(8, 4), h=4, g=1), ValueError, "w_k"),
+        (lambda: H.shape_trace(0, 2, 8, 2), ValueError, "batch"),
+        (lambda: H.param_count(512, 7), ValueError, "h"),
+        (lambda: H.kv_cache_bytes(32, 0, 8, 128), ValueError, "seq_len"),
+        (lambda: H.kv_cache_bytes(32, 10, 8, -1), ValueError, "d_k"),
+        (lambda: H.split_heads(np.ones((2, 3, 5)), 2), ValueError, "n"),
+        (lambda: H.planted_weights(np.arange(20)), ValueError, "d_model"),
+        (lambda: H.planted_weights([0.5, 1.5]), ValueError, "tokens"),
+        (lambda: H.kv_cache_figure(g=3, h=32), ValueError, "g"),
+        (lambda: H.logit_variance_figure(64, []), ValueError, "configs"),
+    ],
+)
 def test_bad_input(call, exc, name):
     with pytest.raises(exc, match=rf"^{name}\b"):
         call()
 
 
 # -- figures ------------------------------------------------------------------
-@pytest.mark.parametrize("func, kw", [
-    (H.shape_flow, {"d_model": 64, "h": 16}), (H.head_maps, {"h": 8}),
-    (H.kv_cache_figure, {"g": 1, "layers": 12}),
-])
+@pytest.mark.parametrize(
+    "func, kw",
+    [
+        (H.shape_flow, {"d_model": 64, "h": 16}),
+        (H.head_maps, {"h": 8}),
+        (H.kv_cache_figure, {"g": 1, "layers": 12}),
+    ],
+)
 def test_figures_are_new_figures_with_alt_text(func, kw):
     a, b = func(**kw), func(**kw)
     assert isinstance(a, Figure) and a is not b
@@ -207,3 +229,11 @@ def test_figures_are_new_figures_with_alt_text(func, kw):
 def test_logit_variance_figure():
     fig = H.logit_variance_figure(32, [(1, None), (4, 1)], n_tokens=16, draws=1)
     assert len(fig.axes) == 2
+
+
+def test_kv_cache_table_latex_lists_every_configuration():
+    rows = H.kv_cache_table(seq_len=1024)
+    latex = H.kv_cache_table_latex(seq_len=1024)
+    assert latex.count(r"\\") == len(rows)  # header + one line per row, joined
+    for r in rows:
+        assert r["name"] in latex

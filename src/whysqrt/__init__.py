@@ -16,8 +16,7 @@ Modules:
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
-from . import experiments, interactive, numerics, plots, symbolic
-from . import heads
+from . import experiments, heads, interactive, numerics, plots, symbolic
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (

@@ -30,12 +30,31 @@ from .numerics import entropy, scaled_dot_product_attention
 from .plots import COLORS, new_figure
 
 __all__ = [
-    "Attention", "head_dim", "shape_trace", "init_weights", "split_heads", "merge_heads",
-    "multi_head_attention", "grouped_query_attention", "param_count", "flop_count",
-    "symbolic_costs", "kv_cache_bytes", "KV_CONFIGS", "kv_cache_table", "scale_experiment",
-    "head_logit_variances", "planted_sequence", "planted_weights",
-    "shape_flow", "describe_shape_flow", "head_maps", "describe_head_maps",
-    "logit_variance_figure", "kv_cache_figure", "describe_kv_cache_figure",
+    "Attention",
+    "head_dim",
+    "shape_trace",
+    "init_weights",
+    "split_heads",
+    "merge_heads",
+    "multi_head_attention",
+    "grouped_query_attention",
+    "param_count",
+    "flop_count",
+    "symbolic_costs",
+    "kv_cache_bytes",
+    "KV_CONFIGS",
+    "kv_cache_table",
+    "scale_experiment",
+    "head_logit_variances",
+    "planted_sequence",
+    "planted_weights",
+    "shape_flow",
+    "describe_shape_flow",
+    "head_maps",
+    "describe_head_maps",
+    "logit_variance_figure",
+    "kv_cache_figure",
+    "describe_kv_cache_figure",
 ]
 
 
@@ -107,10 +126,12 @@ def init_weights(d_model: int, h: int, g=None, seed: int = 0) -> dict:
     g = _groups(h, g)
     rng = np.random.default_rng(seed)
     s = 1.0 / np.sqrt(d_model)
-    return {"w_q": s * rng.standard_normal((d_model, d_model)),
-            "w_k": s * rng.standard_normal((d_model, g * d_k)),
-            "w_v": s * rng.standard_normal((d_model, g * d_k)),
-            "w_o": s * rng.standard_normal((d_model, d_model))}
+    return {
+        "w_q": s * rng.standard_normal((d_model, d_model)),
+        "w_k": s * rng.standard_normal((d_model, g * d_k)),
+        "w_v": s * rng.standard_normal((d_model, g * d_k)),
+        "w_o": s * rng.standard_normal((d_model, d_model)),
+    }
 
 
 def split_heads(x, n: int) -> np.ndarray:
@@ -141,14 +162,20 @@ def _check_inputs(x, w_q, w_k, w_v, w_o, h, g):
     d_model = x.shape[-1]
     d_k = head_dim(d_model, h)
     g = _groups(h, g)
-    want = {"w_q": (d_model, h * d_k), "w_k": (d_model, g * d_k),
-            "w_v": (d_model, g * d_k), "w_o": (h * d_k, d_model)}
+    want = {
+        "w_q": (d_model, h * d_k),
+        "w_k": (d_model, g * d_k),
+        "w_v": (d_model, g * d_k),
+        "w_o": (h * d_k, d_model),
+    }
     ws_ = {}
     for name, w in zip(want, (w_q, w_k, w_v, w_o)):
         w = v.finite_array(name, w, ndim_min=1)
         if w.shape != want[name]:
-            raise ValueError(f"{name} must have shape {want[name]} for d_model={d_model}, "
-                             f"h={h}, g={g}, got {w.shape}")
+            raise ValueError(
+                f"{name} must have shape {want[name]} for d_model={d_model}, "
+                f"h={h}, g={g}, got {w.shape}"
+            )
         ws_[name] = w
     return x, ws_, d_k, g
 
@@ -166,8 +193,14 @@ def multi_head_attention(x, w_q, w_k, w_v, w_o, h: int, mask=None) -> Attention:
     x, w, d_k, _ = _check_inputs(x, w_q, w_k, w_v, w_o, h, h)
     shapes = {}
     q, k, val = x @ w["w_q"], x @ w["w_k"], x @ w["w_v"]
-    shapes.update({"embeddings X": x.shape, "Q = X W_Q": q.shape, "K = X W_K": k.shape,
-                   "V = X W_V": val.shape})
+    shapes.update(
+        {
+            "embeddings X": x.shape,
+            "Q = X W_Q": q.shape,
+            "K = X W_K": k.shape,
+            "V = X W_V": val.shape,
+        }
+    )
     shapes["Q split"] = q.reshape(*q.shape[:2], h, d_k).shape
     qh, kh, vh = split_heads(q, h), split_heads(k, h), split_heads(val, h)
     shapes.update({"Q heads": qh.shape, "K heads": kh.shape, "V heads": vh.shape})
@@ -192,14 +225,24 @@ def grouped_query_attention(x, w_q, w_k, w_v, w_o, h: int, g: int, mask=None) ->
     h = v.positive_int("h", h)
     x, w, d_k, g = _check_inputs(x, w_q, w_k, w_v, w_o, h, g)
     q, k, val = x @ w["w_q"], x @ w["w_k"], x @ w["w_v"]
-    shapes = {"embeddings X": x.shape, "Q = X W_Q": q.shape, "K = X W_K": k.shape,
-              "V = X W_V": val.shape, "Q split": q.reshape(*q.shape[:2], h, d_k).shape}
+    shapes = {
+        "embeddings X": x.shape,
+        "Q = X W_Q": q.shape,
+        "K = X W_K": k.shape,
+        "V = X W_V": val.shape,
+        "Q split": q.reshape(*q.shape[:2], h, d_k).shape,
+    }
     qh, kh, vh = split_heads(q, h), split_heads(k, g), split_heads(val, g)
     shapes.update({"Q heads": qh.shape, "K heads": kh.shape, "V heads": vh.shape})
     kh, vh = np.repeat(kh, h // g, axis=1), np.repeat(vh, h // g, axis=1)
     out, weights = scaled_dot_product_attention(qh, kh, vh, mask=mask)
-    shapes.update({"scores": weights.shape, "head outputs": out.shape,
-                   "heads back": out.transpose(0, 2, 1, 3).shape})
+    shapes.update(
+        {
+            "scores": weights.shape,
+            "head outputs": out.shape,
+            "heads back": out.transpose(0, 2, 1, 3).shape,
+        }
+    )
     concat = merge_heads(out)
     shapes["concat"] = concat.shape
     y = concat @ w["w_o"]
@@ -241,26 +284,42 @@ def symbolic_costs() -> dict:
     """
     d, h, n, i = sp.symbols("d_model h n i", positive=True, integer=True)
     d_k = d / h
-    per_head_params = 3 * d * d_k + d_k * d      # W_Q^i, W_K^i, W_V^i and head i's rows of W_O
+    per_head_params = 3 * d * d_k + d_k * d  # W_Q^i, W_K^i, W_V^i and head i's rows of W_O
     per_head_macs = 3 * n * d * d_k + 2 * n * n * d_k + n * d_k * d
     params_sum = sp.Sum(per_head_params, (i, 1, h))
     macs_sum = sp.Sum(per_head_macs, (i, 1, h))
     one = {h: 1}
-    return {"d_model": d, "h": h, "n": n, "params_sum": params_sum, "macs_sum": macs_sum,
-            "params_h": sp.simplify(params_sum.doit()), "macs_h": sp.expand(macs_sum.doit()),
-            "params_1": sp.simplify(params_sum.doit().subs(one)),
-            "macs_1": sp.expand(macs_sum.doit().subs(one))}
+    return {
+        "d_model": d,
+        "h": h,
+        "n": n,
+        "params_sum": params_sum,
+        "macs_sum": macs_sum,
+        "params_h": sp.simplify(params_sum.doit()),
+        "macs_h": sp.expand(macs_sum.doit()),
+        "params_1": sp.simplify(params_sum.doit().subs(one)),
+        "macs_1": sp.expand(macs_sum.doit().subs(one)),
+    }
 
 
-def kv_cache_bytes(layers: int, seq_len: int, g: int, d_k: int, batch: int = 1,
-                   bytes_per_value: int = 2) -> int:
+def kv_cache_bytes(
+    layers: int, seq_len: int, g: int, d_k: int, batch: int = 1, bytes_per_value: int = 2
+) -> int:
     """Bytes of the key/value cache: 2 (K and V) x layers x batch x seq_len x g x d_k x bytes.
 
     ``g`` is the number of key/value heads (h for MHA, 1 for MQA); fp16 is 2 bytes.
     """
-    vals = [v.positive_int(n_, x) for n_, x in (("layers", layers), ("seq_len", seq_len),
-                                                ("g", g), ("d_k", d_k), ("batch", batch),
-                                                ("bytes_per_value", bytes_per_value))]
+    vals = [
+        v.positive_int(n_, x)
+        for n_, x in (
+            ("layers", layers),
+            ("seq_len", seq_len),
+            ("g", g),
+            ("d_k", d_k),
+            ("batch", batch),
+            ("bytes_per_value", bytes_per_value),
+        )
+    ]
     out = 2
     for x in vals:
         out *= x
@@ -284,14 +343,24 @@ def kv_cache_table(seq_len: int = 4096, batch: int = 1, configs=KV_CONFIGS) -> l
     for name, layers, h, g, d_k in configs:
         _groups(v.positive_int("h", h), g)
         b = kv_cache_bytes(layers, seq_len, g, d_k, batch=batch)
-        rows.append({"name": name, "layers": layers, "h": h, "g": g, "d_k": d_k,
-                     "bytes": b, "per_token": b // (seq_len * batch)})
+        rows.append(
+            {
+                "name": name,
+                "layers": layers,
+                "h": h,
+                "g": g,
+                "d_k": d_k,
+                "bytes": b,
+                "per_token": b // (seq_len * batch),
+            }
+        )
     return rows
 
 
 # -- experiments --------------------------------------------------------------
-def scale_experiment(d_model: int = 512, h: int = 8, n_keys: int = 64, n_queries: int = 2000,
-                     seed: int = 0) -> dict:
+def scale_experiment(
+    d_model: int = 512, h: int = 8, n_keys: int = 64, n_queries: int = 2000, seed: int = 0
+) -> dict:
     """Per-head logits with the right scale 1/sqrt(d_k) and the wrong 1/sqrt(d_model).
 
     q, k have i.i.d. N(0, 1) components in d_k = d_model/h dimensions (the
@@ -310,20 +379,24 @@ def scale_experiment(d_model: int = 512, h: int = 8, n_keys: int = 64, n_queries
         z = raw * s
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        out[name] = {"std": float(z.std()), "entropy": float(entropy(p).mean()),
-                     "max_weight": float(p.max(axis=1).mean())}
+        out[name] = {
+            "std": float(z.std()),
+            "entropy": float(entropy(p).mean()),
+            "max_weight": float(p.max(axis=1).mean()),
+        }
     return out
 
 
-def head_logit_variances(d_model: int, h: int, g=None, n_tokens: int = 128, draws: int = 4,
-                         seed: int = 0) -> np.ndarray:
+def head_logit_variances(
+    d_model: int, h: int, g=None, n_tokens: int = 128, draws: int = 4, seed: int = 0
+) -> np.ndarray:
     """Sample variance of each query head's raw logits q·k (off-diagonal pairs), per draw.
 
     Inputs x have i.i.d. N(0, 1) entries and the weights come from
     :func:`init_weights`; returns an array (draws, h). The prediction is d_k for
     every head, whatever g is.
     """
-    d_k = head_dim(d_model, h)
+    head_dim(d_model, h)  # validates d_model and h
     g = _groups(h, g)
     n_tokens, draws = v.positive_int("n_tokens", n_tokens), v.positive_int("draws", draws)
     if n_tokens < 2:
@@ -363,14 +436,16 @@ def planted_weights(tokens, d_model: int = 32, strength: float = 16.0):
     strength = v.finite_float("strength", strength, positive=True)
     half = d_model // 2
     if d_model % 2 or tokens.size > half or tokens.max() >= half or tokens.min() < 0:
-        raise ValueError(f"d_model must be even and d_model/2 >= both the length and the "
-                         f"vocabulary, got d_model={d_model}, length={tokens.size}")
+        raise ValueError(
+            f"d_model must be even and d_model/2 >= both the length and the "
+            f"vocabulary, got d_model={d_model}, length={tokens.size}"
+        )
     t = tokens.size
     x = np.zeros((1, t, d_model))
     x[0, np.arange(t), np.arange(t)] = 1.0
     x[0, np.arange(t), half + tokens] = 1.0
     w_q = np.zeros((d_model, d_model))
-    w_q[np.arange(1, half), np.arange(half - 1)] = strength   # position p -> p-1
+    w_q[np.arange(1, half), np.arange(half - 1)] = strength  # position p -> p-1
     w_q[half:, half:] = strength * np.eye(half)
     return x, w_q, np.eye(d_model)
 
@@ -389,13 +464,21 @@ def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) ->
     """
     d_k = head_dim(d_model, h)
     trace = shape_trace(batch, seq, d_model, h)
-    zero = np.zeros((d_model, d_model))   # the shapes do not depend on the values
+    zero = np.zeros((d_model, d_model))  # the shapes do not depend on the values
     run = multi_head_attention(np.zeros((batch, seq, d_model)), zero, zero, zero, zero, h).shapes
     assert all(run[k_] == s for k_, s in trace.items() if k_ in run), "shape mismatch"
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax_bar, ax_txt = fig.subplots(2, 1, height_ratios=[1, 3.6])
-    colors = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-              "#000000"]
+    colors = [
+        "#0072B2",
+        "#E69F00",
+        "#009E73",
+        "#CC79A7",
+        "#56B4E9",
+        "#D55E00",
+        "#F0E442",
+        "#000000",
+    ]
     for i in range(h):
         ax_bar.barh(0, d_k, left=i * d_k, color=colors[i % len(colors)], edgecolor="white")
     ax_bar.set_xlim(0, 1024)
@@ -406,12 +489,14 @@ def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) ->
     steps = [k_ for k_ in trace if k_ not in ("K = X W_K", "V = X W_V", "V heads")]
     lines = [f"{k_:<14} {str(trace[k_]):>18}" for k_ in steps]
     ax_txt.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=8.5, va="top")
-    info = (f"d_k = d_v = {d_model}/{h} = {d_k}\n"
-            f"W_Q,W_K,W_V,W_O: {_fmt_int(param_count(d_model, h))}\n"
-            f"  = 4 x {d_model}^2 (any h)\n"
-            f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n"
-            f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
-            f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}")
+    info = (
+        f"d_k = d_v = {d_model}/{h} = {d_k}\n"
+        f"W_Q,W_K,W_V,W_O: {_fmt_int(param_count(d_model, h))}\n"
+        f"  = 4 x {d_model}^2 (any h)\n"
+        f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n"
+        f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
+        f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}"
+    )
     ax_txt.text(0.60, 1.0, info, family="monospace", fontsize=8.5, va="top")
     return fig
 
@@ -419,11 +504,13 @@ def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) ->
 def describe_shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> str:
     """Alt text for :func:`shape_flow` at the same parameters."""
     d_k = head_dim(d_model, h)
-    return (f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each, "
-            f"and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, {seq}, "
-            f"{d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, {d_model}); "
-            f"{param_count(d_model, h):,} projection weights; scale 1/sqrt({d_k}) = "
-            f"{1 / np.sqrt(d_k):.4f} against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}.")
+    return (
+        f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each, "
+        f"and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, {seq}, "
+        f"{d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, {d_model}); "
+        f"{param_count(d_model, h):,} projection weights; scale 1/sqrt({d_k}) = "
+        f"{1 / np.sqrt(d_k):.4f} against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}."
+    )
 
 
 def _planted_run(h: int, length: int, vocab: int, seed: int, strength: float):
@@ -435,8 +522,9 @@ def _planted_run(h: int, length: int, vocab: int, seed: int, strength: float):
     return tokens, res.weights[0]
 
 
-def head_maps(h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3,
-              strength: float = 16.0) -> Figure:
+def head_maps(
+    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, strength: float = 16.0
+) -> Figure:
     """multi-head slider: each head's causal attention map on the planted sequence.
 
     Uses :func:`planted_weights` (d_model = 32): with h = 1 the previous-token and
@@ -463,20 +551,25 @@ def head_maps(h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3,
     return fig
 
 
-def describe_head_maps(h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3,
-                       strength: float = 16.0) -> str:
+def describe_head_maps(
+    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, strength: float = 16.0
+) -> str:
     """Alt text for :func:`head_maps`: how much weight each head puts on the previous token."""
     tokens, weights = _planted_run(v.positive_int("h", h), length, vocab, seed, strength)
-    prev = [float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)]))
-            for i in range(h)]
+    prev = [
+        float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)])) for i in range(h)
+    ]
     best = int(np.argmax(prev))
-    return (f"{h} causal attention map(s) over the sequence {' '.join(map(str, tokens))}; "
-            f"head {best + 1} puts the most weight on the previous token, "
-            f"{prev[best]:.2f} on average.")
+    return (
+        f"{h} causal attention map(s) over the sequence {' '.join(map(str, tokens))}; "
+        f"head {best + 1} puts the most weight on the previous token, "
+        f"{prev[best]:.2f} on average."
+    )
 
 
-def logit_variance_figure(d_model: int, configs, n_tokens: int = 128, draws: int = 4,
-                          seed: int = 0) -> Figure:
+def logit_variance_figure(
+    d_model: int, configs, n_tokens: int = 128, draws: int = 4, seed: int = 0
+) -> Figure:
     """Per-head raw logit variance (dots, one per head and draw) against the prediction d_k.
 
     ``configs`` is a sequence of (h, g) pairs (g = None for MHA); the x axis labels
@@ -510,8 +603,9 @@ def logit_variance_figure(d_model: int, configs, n_tokens: int = 128, draws: int
 _GIB = 2**30
 
 
-def kv_cache_figure(g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128,
-                    batch: int = 1) -> Figure:
+def kv_cache_figure(
+    g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128, batch: int = 1
+) -> Figure:
     """mqa-gqa slider: fp16 KV-cache size against sequence length for MHA, GQA(g) and MQA.
 
     Lines for g = h (MHA), the chosen g, and g = 1 (MQA), with the given layers,
@@ -521,29 +615,69 @@ def kv_cache_figure(g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128,
     g = _groups(h, g)
     seqs = 2 ** np.arange(9, 18)
     fig, (ax,) = new_figure()
-    for gg, color, style, name in ((h, COLORS["unscaled"], "--", "MHA"),
-                                   (g, COLORS["scaled"], "-", f"GQA, g = {g}"),
-                                   (1, COLORS["theory"], ":", "MQA")):
+    for gg, color, style, name in (
+        (h, COLORS["unscaled"], "--", "MHA"),
+        (g, COLORS["scaled"], "-", f"GQA, g = {g}"),
+        (1, COLORS["theory"], ":", "MQA"),
+    ):
         sizes = [kv_cache_bytes(layers, int(s), gg, d_k, batch) / _GIB for s in seqs]
-        ax.loglog(seqs, sizes, style, color=color, lw=2 if gg == g else 1.3,
-                  label=f"{name} (g = {gg})", base=2)
+        ax.loglog(
+            seqs,
+            sizes,
+            style,
+            color=color,
+            lw=2 if gg == g else 1.3,
+            label=f"{name} (g = {gg})",
+            base=2,
+        )
     ax.set_ylim(2**-8, 2**8)
     ax.set_xlabel("sequence length (tokens)")
     ax.set_ylabel("KV cache, fp16 (GiB)")
     per_tok = kv_cache_bytes(layers, 1, g, d_k, batch)
-    ax.set_title(f"{layers} layers, h = {h}, d_k = {d_k}: {per_tok / 1024:g} KiB per token "
-                 f"at g = {g}", fontsize=10)
+    ax.set_title(
+        f"{layers} layers, h = {h}, d_k = {d_k}: {per_tok / 1024:g} KiB per token at g = {g}",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
     return fig
 
 
-def describe_kv_cache_figure(g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128,
-                             batch: int = 1) -> str:
+def describe_kv_cache_figure(
+    g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128, batch: int = 1
+) -> str:
     """Alt text for :func:`kv_cache_figure` at the same parameters."""
     g = _groups(v.positive_int("h", h), g)
     at = kv_cache_bytes(layers, 32768, g, d_k, batch) / _GIB
     mha = kv_cache_bytes(layers, 32768, h, d_k, batch) / _GIB
-    return (f"Log-log lines of fp16 KV-cache size against sequence length for {layers} layers, "
-            f"h = {h}, d_k = {d_k}: at 32,768 tokens, {at:.2f} GiB with g = {g} against "
-            f"{mha:.2f} GiB for multi-head attention ({h // g} times smaller).")
+    return (
+        f"Log-log lines of fp16 KV-cache size against sequence length for {layers} layers, "
+        f"h = {h}, d_k = {d_k}: at 32,768 tokens, {at:.2f} GiB with g = {g} against "
+        f"{mha:.2f} GiB for multi-head attention ({h // g} times smaller)."
+    )
+
+
+def kv_cache_table_latex(seq_len: int = 4096) -> str:
+    """:func:`kv_cache_table` as a LaTeX array (for ``ws.math``), sizes in KiB/token and GiB.
+
+    Used by the ``mqa-gqa`` chapter.
+    """
+    rows = kv_cache_table(seq_len=seq_len)
+    lines = [
+        r"\text{%s} & %d & %d & %d & %d & %s & %.2f"  # noqa: UP031 (braces in LaTeX)
+        % (
+            r["name"],
+            r["layers"],
+            r["h"],
+            r["g"],
+            r["d_k"],
+            f"{r['per_token'] // 1024:,}",
+            r["bytes"] / 2**30,
+        )
+        for r in rows
+    ]
+    head = (
+        r"\text{configuration} & \text{layers} & h & g & d_k & \text{KiB/token} & "
+        rf"\text{{GiB at {seq_len}}}"
+    )
+    return r"\begin{array}{lrrrrrr}" + head + r" \\ \hline " + r" \\ ".join(lines) + r"\end{array}"
