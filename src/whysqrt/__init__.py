@@ -12,10 +12,12 @@ Modules:
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
+* :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
 from . import experiments, interactive, numerics, plots, symbolic
+from . import audit
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -35,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DK_GRID",
+    "audit",
     "attention_scores",
     "dot_product_samples",
     "entropy",
