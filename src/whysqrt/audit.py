@@ -149,7 +149,8 @@ def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
             f'<td>{e["correction"]} <a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>')
     head = ("<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"
             "<th>what is true (and the check)</th></tr></thead>")
-    body = ('<div class="ws-audit-table"><table class="table">' + head + "<tbody>"
+    body = ('<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
+            '<table class="table">' + head + "<tbody>"
             + "".join(rows) + "</tbody></table></div>")
     counts = verdict_counts(claims)
     text = f"<audit table: {len(claims)} claims, " + ", ".join(
