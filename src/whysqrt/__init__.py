@@ -13,10 +13,11 @@ Modules:
 * :mod:`whysqrt.heads` - multi-head, multi-query and grouped-query attention, KV cache
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
+* :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
-from . import experiments, heads, interactive, numerics, plots, symbolic
+from . import audit, experiments, heads, interactive, numerics, plots, symbolic
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DK_GRID",
+    "audit",
     "attention_scores",
     "dot_product_samples",
     "entropy",

@@ -1,0 +1,303 @@
+"""Helpers for the appendix ``source-audit``: the audit table and the checks that need code.
+
+The appendix audits every claim of the five source articles. Its notebook keeps the
+claims as a list of dicts (made with :func:`claim`, so each one is validated) and
+renders them with :func:`table_html`; :func:`verdict_counts` gives the summary and
+:func:`missing_targets` proves that every table row links to an existing section.
+
+Numerics used by individual checks:
+
+* :func:`softmax_experiment_weights` / :func:`softmax_experiment` - a reproduction of
+  the lost d_k = 5 vs d_k = 100 experiment of source 001 (the appendix's slider);
+* :func:`streaming_attention` - attention computed block by block with an online
+  softmax (the FlashAttention idea), to show O(N) extra memory (source 003);
+* :func:`sinusoidal_pe` and :func:`pe_shift_matrix` - the sinusoidal positional
+  encoding and the rotation that maps PE(pos) to PE(pos + k) (source 001).
+
+Used by: ``source-audit`` only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .numerics import softmax
+from .plots import COLORS, new_figure
+
+__all__ = [
+    "VERDICTS", "SOURCES", "PAPER", "claim", "verdict_counts", "table_html", "missing_targets",
+    "HTML", "softmax_experiment_weights", "softmax_experiment", "describe_softmax_experiment",
+    "streaming_attention", "sinusoidal_pe", "pe_shift_matrix",
+]
+
+#: The verdicts, in the order the summary lists them.
+VERDICTS = ("correct", "imprecise", "incorrect", "unverifiable", "body lost")
+#: Source files audited (the three-digit prefixes of /work/shared/sources/).
+SOURCES = ("000", "001", "002", "003", "004")
+#: The wording of Vaswani et al. (2017), section 3.2.1 and footnote 4, for attribution checks.
+PAPER = {
+    "scaling": ("We suspect that for large values of d_k, the dot products grow large in "
+                "magnitude, pushing the softmax function into regions where it has extremely "
+                "small gradients. To counteract this effect, we scale the dot products by "
+                "1/sqrt(d_k)."),
+    "footnote4": ("To illustrate why the dot products get large, assume that the components of "
+                  "q and k are independent random variables with mean 0 and variance 1. Then "
+                  "their dot product, q . k = sum_{i=1}^{d_k} q_i k_i, has mean 0 and variance "
+                  "d_k."),
+    "heads": ("In this work we employ h = 8 parallel attention layers, or heads. For each of "
+              "these we use d_k = d_v = d_model/h = 64. Due to the reduced dimension of each "
+              "head, the total computational cost is similar to that of single-head attention "
+              "with full dimensionality."),
+}
+_FIELDS = ("source", "quote", "translation", "verdict", "correction", "anchor")
+
+
+def _text(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value.strip()
+
+
+def claim(source: str, quote: str, translation: str, verdict: str, correction: str,
+          anchor: str) -> dict:
+    """One audited claim as a dict with the keys ``source, quote, translation, verdict,
+    correction, anchor``; every field is checked.
+
+    ``source`` is one of :data:`SOURCES`, ``verdict`` one of :data:`VERDICTS`, and
+    ``anchor`` the MyST target of the notebook section that checks the claim: it must
+    start with ``audit-`` and use only lowercase letters, digits and hyphens. Quotes
+    must stay short (<= 80 characters): the appendix quotes, it does not copy.
+    """
+    source = _text("source", source)
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    quote = _text("quote", quote)
+    if len(quote) > 80:
+        raise ValueError(f"quote must be at most 80 characters (quote, do not copy), got {len(quote)}")
+    verdict = _text("verdict", verdict)
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    anchor = _text("anchor", anchor)
+    if not anchor.startswith("audit-") or not all(c.islower() or c.isdigit() or c == "-"
+                                                  for c in anchor):
+        raise ValueError(f"anchor must look like 'audit-xyz' (lowercase, digits, hyphens), got {anchor!r}")
+    return {"source": source, "quote": quote, "translation": _text("translation", translation),
+            "verdict": verdict, "correction": _text("correction", correction), "anchor": anchor}
+
+
+def _check_claims(claims) -> list[dict]:
+    if not isinstance(claims, (list, tuple)):
+        raise TypeError(f"claims must be a list of claim dicts, got {type(claims).__name__}")
+    if not claims:
+        raise ValueError("claims must not be empty")
+    out = []
+    for c in claims:
+        if not isinstance(c, dict) or set(c) != set(_FIELDS):
+            raise ValueError(f"claims must hold dicts with exactly the keys {_FIELDS}")
+        out.append(claim(**c))
+    anchors = [c["anchor"] for c in out]
+    dup = sorted({a for a in anchors if anchors.count(a) > 1})
+    if dup:
+        raise ValueError(f"claims must have unique anchors, repeated: {dup}")
+    return out
+
+
+def verdict_counts(claims) -> dict[str, int]:
+    """Number of claims per verdict, for every verdict in :data:`VERDICTS` (zeros included)."""
+    claims = _check_claims(claims)
+    return {verdict: sum(c["verdict"] == verdict for c in claims) for verdict in VERDICTS}
+
+
+@dataclass(frozen=True)
+class HTML:
+    """A block of HTML that displays (and glues) as ``text/html`` with a plain-text fallback."""
+
+    html: str
+    text: str
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.html, "text/plain": self.text}
+
+
+def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
+    """The audit table: one row per claim, sorted by source, each row linking to its check.
+
+    Columns: source, quote (Chinese, with the English translation under it), verdict,
+    what is actually true. ``target`` is the page that holds the checks; each row links
+    to ``target#anchor``. Everything is HTML-escaped.
+    """
+    claims = _check_claims(claims)
+    target = _text("target", target)
+    rows = []
+    for c in sorted(claims, key=lambda c: c["source"]):
+        e = {k: html.escape(val) for k, val in c.items()}
+        css = "ws-verdict-" + c["verdict"].replace(" ", "-")
+        rows.append(
+            f'<tr class="{css}"><td>{e["source"]}</td>'
+            f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
+            f'<td><strong>{e["verdict"]}</strong></td>'
+            f'<td>{e["correction"]} <a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>')
+    head = ("<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"
+            "<th>what is true (and the check)</th></tr></thead>")
+    body = ('<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
+            '<table class="table">' + head + "<tbody>"
+            + "".join(rows) + "</tbody></table></div>")
+    counts = verdict_counts(claims)
+    text = f"<audit table: {len(claims)} claims, " + ", ".join(
+        f"{n} {k}" for k, n in counts.items()) + ">"
+    return HTML(body, text)
+
+
+def missing_targets(claims, notebook) -> list[str]:
+    """Anchors of ``claims`` that have no MyST target ``(anchor)=`` in a markdown cell of ``notebook``.
+
+    An empty list means every table row links to an existing section.
+    """
+    claims = _check_claims(claims)
+    path = Path(notebook)
+    if not path.is_file():
+        raise ValueError(f"notebook must be an existing .ipynb file, got {str(notebook)!r}")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in nb.get("cells", [])
+                         if c.get("cell_type") == "markdown")
+    targets = {line.strip()[1:-2] for line in markdown.splitlines()
+               if line.strip().startswith("(") and line.strip().endswith(")=")}
+    return [c["anchor"] for c in claims if c["anchor"] not in targets]
+
+
+# -- source 001's lost experiment ------------------------------------------------------------
+
+def softmax_experiment_weights(d_k: int, scaled: bool = False, n_keys: int = 10,
+                               seed: int = 0) -> np.ndarray:
+    """Softmax weights of one standard normal query against ``n_keys`` standard normal keys.
+
+    Source 001 describes this experiment (figures lost): draw q and k with
+    ``d_k`` i.i.d. N(0, 1) components, take q·k_j, optionally divide by sqrt(d_k),
+    apply softmax. The same ``seed`` gives the same direction of draws for every
+    ``d_k`` (the first ``d_k`` columns of one seeded array), so only d_k changes.
+    """
+    d_k = v.positive_int("d_k", d_k)
+    n_keys = v.positive_int("n_keys", n_keys)
+    if not isinstance(scaled, (bool, np.bool_)):
+        raise TypeError(f"scaled must be True or False, got {scaled!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(d_k)
+    k = rng.standard_normal((n_keys, d_k))
+    scores = k @ q
+    if scaled:
+        scores = scores / np.sqrt(d_k)
+    return softmax(scores)
+
+
+def softmax_experiment(d_k: int = 100, scaled: bool = False, n_keys: int = 10,
+                       seed: int = 0) -> Figure:
+    """Bar chart of :func:`softmax_experiment_weights`, with the uniform weight 1/n_keys marked."""
+    p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
+    mode = "scaled" if scaled else "unscaled"
+    fig, (ax,) = new_figure()
+    ax.bar(np.arange(1, p.size + 1), p, color=COLORS[mode])
+    ax.axhline(1 / p.size, color=COLORS["theory"], lw=1, ls="--", label=f"uniform 1/{p.size}")
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(np.arange(1, p.size + 1))
+    ax.set_xlabel("key j")
+    ax.set_ylabel("softmax weight $p_j$")
+    what = r"$q\cdot k_j/\sqrt{d_k}$" if scaled else r"$q\cdot k_j$"
+    ax.set_title(f"softmax of {what}, $d_k$ = {d_k} ({mode})")
+    ax.text(0.02, 0.95, f"largest weight = {p.max():.3f}", transform=ax.transAxes, va="top",
+            family="monospace", fontsize=9)
+    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    return fig
+
+
+def describe_softmax_experiment(d_k: int = 100, scaled: bool = False, n_keys: int = 10,
+                                seed: int = 0) -> str:
+    """Alt text for :func:`softmax_experiment` at the same parameters."""
+    p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
+    what = "q·k_j divided by the square root of d_k" if scaled else "the raw dot products q·k_j"
+    return (f"Bar chart of the softmax weights of {what} for one query and {p.size} keys at "
+            f"d_k = {d_k}: the largest weight is {p.max():.3f} (key {int(p.argmax()) + 1}), "
+            f"the uniform weight would be {1 / p.size:.3f}.")
+
+
+# -- source 003: attention in O(N) extra memory -------------------------------------------------
+
+def streaming_attention(q, k, v_, block: int = 16):
+    """softmax(q k^T / sqrt(d_k)) v computed over key blocks with an online softmax.
+
+    Only one (n_q, block) tile of scores exists at a time, so the extra memory is
+    O(n_q * block) instead of O(n_q * n_k); the arithmetic is the same O(n_q n_k d).
+    Returns ``(output, peak_tile_size)``, the second being the largest number of
+    scores held at once. ``q`` is (n_q, d_k), ``k`` (n_k, d_k), ``v_`` (n_k, d_v).
+    """
+    q = v.finite_array("q", q, ndim_min=2)
+    k = v.finite_array("k", k, ndim_min=2)
+    val = v.finite_array("v", v_, ndim_min=2)
+    block = v.positive_int("block", block)
+    if q.ndim != 2 or k.ndim != 2 or val.ndim != 2:
+        raise ValueError("q, k and v must be 2-D arrays (one head, no batch axis)")
+    if q.shape[1] != k.shape[1]:
+        raise ValueError(f"q and k must share their last axis d_k, got {q.shape} and {k.shape}")
+    if val.shape[0] != k.shape[0]:
+        raise ValueError(f"v must have one row per key: k {k.shape}, v {val.shape}")
+    scale = 1.0 / np.sqrt(q.shape[1])
+    m = np.full(q.shape[0], -np.inf)
+    denom = np.zeros(q.shape[0])
+    acc = np.zeros((q.shape[0], val.shape[1]))
+    peak = 0
+    for start in range(0, k.shape[0], block):
+        s = (q @ k[start:start + block].T) * scale
+        peak = max(peak, s.size)
+        m_new = np.maximum(m, s.max(axis=1))
+        fix = np.exp(m - m_new)
+        e = np.exp(s - m_new[:, None])
+        denom = denom * fix + e.sum(axis=1)
+        acc = acc * fix[:, None] + e @ val[start:start + block]
+        m = m_new
+    return acc / denom[:, None], peak
+
+
+# -- source 001: sinusoidal positional encoding -------------------------------------------------
+
+def sinusoidal_pe(n_pos: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+    """PE[pos, 2i] = sin(pos / base^(2i/d_model)), PE[pos, 2i+1] = cos(same); shape (n_pos, d_model)."""
+    n_pos = v.positive_int("n_pos", n_pos)
+    d_model = v.positive_int("d_model", d_model)
+    base = v.finite_float("base", base, positive=True)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    freq = base ** (-np.arange(0, d_model, 2) / d_model)
+    angle = np.arange(n_pos)[:, None] * freq[None, :]
+    pe = np.empty((n_pos, d_model))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angle), np.cos(angle)
+    return pe
+
+
+def pe_shift_matrix(k: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+    """The (d_model, d_model) block-diagonal rotation R_k with PE(pos + k) = R_k PE(pos) for every pos.
+
+    It depends on the offset ``k`` only, not on ``pos``: each (sin, cos) pair is
+    rotated by the angle k * frequency.
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    d_model = v.positive_int("d_model", d_model)
+    base = v.finite_float("base", base, positive=True)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    r = np.zeros((d_model, d_model))
+    for j, w in enumerate(base ** (-np.arange(0, d_model, 2) / d_model)):
+        c, s = np.cos(k * w), np.sin(k * w)
+        r[2 * j:2 * j + 2, 2 * j:2 * j + 2] = [[c, s], [-s, c]]
+    return r
