@@ -11,11 +11,15 @@ Modules:
 * :mod:`whysqrt.symbolic` - SymPy derivations
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
+* :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
+* :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
 from . import experiments, interactive, numerics, plots, symbolic
+from . import normalization
+from . import positional
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -45,8 +49,10 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "math",
+    "normalization",
     "numerics",
     "plots",
+    "positional",
     "product_moments",
     "sample_qk",
     "scaled_dot_product_attention",
