@@ -234,11 +234,12 @@ class GainTable:
 
 
 def qk_variance_after_layernorm(d_model: int = 512, d_k: int = 64, gains=(0.5, 1.0, 1.5, 2.0, 3.0),
-                                n_weights: int = 12, n_tokens: int = 400, seed: int = 0) -> GainTable:
+                                n_weights: int = 6, n_tokens: int = 400, seed: int = 0) -> GainTable:
     """Tokens with arbitrary scale and offset -> LayerNorm with gain g -> W_Q, W_K with N(0, 1/d_model) entries.
 
-    For each of ``n_weights`` independent weight draws, ``n_tokens`` pairs of tokens give
-    q and k; returns the pooled variances (and the standard error of Var[q·k]).
+    For every gain, fresh tokens and ``n_weights`` independent weight draws with ``n_tokens``
+    token pairs each give q and k (the query from one token, the key from another); returns
+    the variance of the query components, of q·k, and the standard error of the latter.
     """
     d, dk = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
     g = v.finite_array("gains", gains)
@@ -246,19 +247,20 @@ def qk_variance_after_layernorm(d_model: int = 512, d_k: int = 64, gains=(0.5, 1
         raise ValueError(f"gains must be a 1-D array of positive numbers, got {g!r}")
     nw, nt = v.positive_int("n_weights", n_weights), v.positive_int("n_tokens", n_tokens)
     rng = np.random.default_rng(seed)
-    qs, ks = [], []
-    for _ in range(nw):
-        x = 3.0 + 5.0 * rng.standard_normal((2, nt, d))  # far from unit variance on purpose
-        wq, wk = rng.standard_normal((2, d, dk)) / np.sqrt(d)
-        h = layer_norm(x)
-        qs.append(h[0] @ wq)
-        ks.append(h[1] @ wk)
-    q, k = np.concatenate(qs), np.concatenate(ks)
-    var_q = np.array([(gi * q).var() for gi in g])
-    dots = np.einsum("nd,nd->n", q, k)
-    var_qk = np.array([(gi**2 * dots).var(ddof=1) for gi in g])
-    se = var_qk * np.sqrt(2.0 / (dots.size - 1))
-    return GainTable(d, dk, g, var_q, var_qk, se, int(dots.size))
+    var_q, var_qk = np.empty(g.size), np.empty(g.size)
+    for j, gain in enumerate(g):
+        qs, ks = [], []
+        for _ in range(nw):
+            x = 3.0 + 5.0 * rng.standard_normal((2, nt, d))  # far from unit variance on purpose
+            wq, wk = rng.standard_normal((2, d, dk)) / np.sqrt(d)
+            h = layer_norm(x, gamma=np.full(d, gain))
+            qs.append(h[0] @ wq)
+            ks.append(h[1] @ wk)
+        q, k = np.concatenate(qs), np.concatenate(ks)
+        var_q[j] = q.var()
+        var_qk[j] = np.einsum("nd,nd->n", q, k).var(ddof=1)
+    n = nw * nt
+    return GainTable(d, dk, g, var_q, var_qk, var_qk * np.sqrt(2.0 / (n - 1)), n)
 
 
 # -- figures ----------------------------------------------------------------------
