@@ -313,6 +313,8 @@ def gain_plot(table: GainTable) -> Figure:
     ax.loglog(grid, grid**4, color=COLORS["theory"], lw=1, label="$g^4$")
     ax.loglog(g, table.var_q, "s", color=COLORS["scaled"], label=r"simulated Var$[q_j]$ (vs $g^2$)")
     ax.loglog(grid, grid**2, "--", color=COLORS["theory"], lw=1, label="$g^2$")
+    ax.set_xticks(g, labels=[f"{x:g}" for x in g])
+    ax.minorticks_off()
     ax.set_xlabel("LayerNorm gain g")
     ax.set_ylabel("variance")
     ax.set_title(f"d_model = {table.d_model}, d_k = {table.d_k}, {table.n:,} pairs", fontsize=10)
