@@ -15,14 +15,20 @@ A = ws.audit
 
 
 def _claim(**kw):
-    base = dict(source="002", quote="≈ [0.184, 0.643, 0.173]", translation="approximately ...",
-                verdict="incorrect", correction="It is [0.2106, 0.6454, 0.1440].",
-                anchor="audit-002-softmax")
+    base = dict(
+        source="002",
+        quote="≈ [0.184, 0.643, 0.173]",
+        translation="approximately ...",
+        verdict="incorrect",
+        correction="It is [0.2106, 0.6454, 0.1440].",
+        anchor="audit-002-softmax",
+    )
     base.update(kw)
     return A.claim(**base)
 
 
 # -- claims, counts, table --------------------------------------------------------------------
+
 
 def test_claim_keeps_its_fields():
     c = _claim()
@@ -31,16 +37,27 @@ def test_claim_keeps_its_fields():
 
 
 def test_verdict_counts_counts_every_verdict_including_zeros():
-    claims = [_claim(anchor="audit-a"), _claim(anchor="audit-b", verdict="correct"),
-              _claim(anchor="audit-c", verdict="body lost")]
+    claims = [
+        _claim(anchor="audit-a"),
+        _claim(anchor="audit-b", verdict="correct"),
+        _claim(anchor="audit-c", verdict="body lost"),
+    ]
     counts = A.verdict_counts(claims)
     assert list(counts) == list(A.VERDICTS)
-    assert counts == {"correct": 1, "imprecise": 0, "incorrect": 1, "unverifiable": 0,
-                      "body lost": 1}
+    assert counts == {
+        "correct": 1,
+        "imprecise": 0,
+        "incorrect": 1,
+        "unverifiable": 0,
+        "body lost": 1,
+    }
 
 
 def test_table_has_one_linked_row_per_claim_and_escapes_html():
-    claims = [_claim(anchor="audit-x", correction="a < b & c"), _claim(anchor="audit-y", source="000")]
+    claims = [
+        _claim(anchor="audit-x", correction="a < b & c"),
+        _claim(anchor="audit-y", source="000"),
+    ]
     t = A.table_html(claims, target="../notebooks/source-audit.html")
     html = t._repr_mimebundle_()["text/html"]
     assert html.count("<tr class=") == 2
@@ -51,20 +68,31 @@ def test_table_has_one_linked_row_per_claim_and_escapes_html():
 
 
 def test_missing_targets_finds_unlabelled_anchors(tmp_path):
-    nb = {"cells": [{"cell_type": "markdown", "source": ["(audit-x)=\n", "## X\n"]},
-                    {"cell_type": "code", "source": ["(audit-y)=\n"]}]}
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["(audit-x)=\n", "## X\n"]},
+            {"cell_type": "code", "source": ["(audit-y)=\n"]},
+        ]
+    }
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps(nb))
     claims = [_claim(anchor="audit-x"), _claim(anchor="audit-y")]
     assert A.missing_targets(claims, path) == ["audit-y"]
 
 
-@pytest.mark.parametrize("kw, exc, name", [
-    ({"source": "009"}, ValueError, "source"), ({"verdict": "wrong"}, ValueError, "verdict"),
-    ({"anchor": "Audit-X"}, ValueError, "anchor"), ({"anchor": "xyz"}, ValueError, "anchor"),
-    ({"quote": "字" * 81}, ValueError, "quote"), ({"quote": ""}, ValueError, "quote"),
-    ({"correction": 3}, TypeError, "correction"), ({"translation": "  "}, ValueError, "translation"),
-])
+@pytest.mark.parametrize(
+    "kw, exc, name",
+    [
+        ({"source": "009"}, ValueError, "source"),
+        ({"verdict": "wrong"}, ValueError, "verdict"),
+        ({"anchor": "Audit-X"}, ValueError, "anchor"),
+        ({"anchor": "xyz"}, ValueError, "anchor"),
+        ({"quote": "字" * 81}, ValueError, "quote"),
+        ({"quote": ""}, ValueError, "quote"),
+        ({"correction": 3}, TypeError, "correction"),
+        ({"translation": "  "}, ValueError, "translation"),
+    ],
+)
 def test_claim_bad_input(kw, exc, name):
     with pytest.raises(exc, match=rf"^{name}\b"):
         _claim(**kw)
@@ -85,6 +113,7 @@ def test_claim_lists_bad_input(tmp_path):
 
 # -- source 001's experiment ------------------------------------------------------------------
 
+
 def test_experiment_weights_match_a_hand_computation():
     rng = np.random.default_rng(3)
     q, k = rng.standard_normal(7), rng.standard_normal((4, 7))
@@ -102,8 +131,9 @@ def test_experiment_weights_are_a_probability_vector(d_k, scaled, n_keys, seed):
 
 
 def test_scaling_flattens_the_experiment_on_average():
-    top = lambda scaled: np.mean([A.softmax_experiment_weights(100, scaled, 10, s).max()
-                                  for s in range(200)])
+    def top(scaled):
+        return np.mean([A.softmax_experiment_weights(100, scaled, 10, s).max() for s in range(200)])
+
     assert top(False) > 0.6 > 0.35 > top(True)
 
 
@@ -115,11 +145,16 @@ def test_experiment_figure_and_alt_text():
     assert f"{p.max():.3f}" in alt and "square root" in alt
 
 
-@pytest.mark.parametrize("kw, exc, name", [
-    ({"d_k": 0}, ValueError, "d_k"), ({"d_k": 2.5}, TypeError, "d_k"),
-    ({"n_keys": 0}, ValueError, "n_keys"), ({"scaled": "no"}, TypeError, "scaled"),
-    ({"seed": -1}, ValueError, "seed"),
-])
+@pytest.mark.parametrize(
+    "kw, exc, name",
+    [
+        ({"d_k": 0}, ValueError, "d_k"),
+        ({"d_k": 2.5}, TypeError, "d_k"),
+        ({"n_keys": 0}, ValueError, "n_keys"),
+        ({"scaled": "no"}, TypeError, "scaled"),
+        ({"seed": -1}, ValueError, "seed"),
+    ],
+)
 def test_experiment_bad_input(kw, exc, name):
     args = {"d_k": 10, "scaled": False, "n_keys": 5, "seed": 0, **kw}
     with pytest.raises(exc, match=rf"^{name}\b"):
@@ -128,9 +163,11 @@ def test_experiment_bad_input(kw, exc, name):
 
 # -- streaming attention -----------------------------------------------------------------------
 
+
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 6), st.integers(1, 40), st.integers(1, 8), st.integers(1, 50),
-       st.floats(0.1, 30))
+@given(
+    st.integers(1, 6), st.integers(1, 40), st.integers(1, 8), st.integers(1, 50), st.floats(0.1, 30)
+)
 def test_streaming_attention_equals_plain_attention(n_q, n_k, d_k, block, scale):
     rng = np.random.default_rng(n_q * 1000 + n_k)
     q, k = scale * rng.standard_normal((n_q, d_k)), scale * rng.standard_normal((n_k, d_k))
@@ -141,14 +178,17 @@ def test_streaming_attention_equals_plain_attention(n_q, n_k, d_k, block, scale)
     assert peak == n_q * min(block, n_k)
 
 
-@pytest.mark.parametrize("args, exc, name", [
-    ((np.ones((2, 3)), np.ones((4, 2)), np.ones((4, 1))), ValueError, "q and k"),
-    ((np.ones((2, 3)), np.ones((4, 3)), np.ones((5, 1))), ValueError, "v"),
-    ((np.ones((2, 3)), np.full((4, 3), np.nan), np.ones((4, 1))), ValueError, "k"),
-    ((np.ones(3), np.ones((4, 3)), np.ones((4, 1))), ValueError, "q"),
-    ((np.ones((0, 3)), np.ones((4, 3)), np.ones((4, 1))), ValueError, "q"),
-    ((np.array([["a"]]), np.ones((4, 3)), np.ones((4, 1))), TypeError, "q"),
-])
+@pytest.mark.parametrize(
+    "args, exc, name",
+    [
+        ((np.ones((2, 3)), np.ones((4, 2)), np.ones((4, 1))), ValueError, "q and k"),
+        ((np.ones((2, 3)), np.ones((4, 3)), np.ones((5, 1))), ValueError, "v"),
+        ((np.ones((2, 3)), np.full((4, 3), np.nan), np.ones((4, 1))), ValueError, "k"),
+        ((np.ones(3), np.ones((4, 3)), np.ones((4, 1))), ValueError, "q"),
+        ((np.ones((0, 3)), np.ones((4, 3)), np.ones((4, 1))), ValueError, "q"),
+        ((np.array([["a"]]), np.ones((4, 3)), np.ones((4, 1))), TypeError, "q"),
+    ],
+)
 def test_streaming_attention_bad_input(args, exc, name):
     with pytest.raises(exc, match=rf"^{re.escape(name)}\b"):
         A.streaming_attention(*args)
@@ -157,6 +197,7 @@ def test_streaming_attention_bad_input(args, exc, name):
 
 
 # -- positional encoding -----------------------------------------------------------------------
+
 
 def test_pe_known_values():
     pe = A.sinusoidal_pe(3, 4)
@@ -170,16 +211,19 @@ def test_pe_shift_is_a_rotation_that_does_not_depend_on_pos(k, d_model):
     pe = A.sinusoidal_pe(100, d_model)
     r = A.pe_shift_matrix(k, d_model)
     assert np.allclose(r @ r.T, np.eye(d_model))
-    assert np.allclose(pe[k:] , pe[:100 - k] @ r.T)
+    assert np.allclose(pe[k:], pe[: 100 - k] @ r.T)
 
 
-@pytest.mark.parametrize("func, kw, exc, name", [
-    ("sinusoidal_pe", {"n_pos": 0, "d_model": 4}, ValueError, "n_pos"),
-    ("sinusoidal_pe", {"n_pos": 3, "d_model": 5}, ValueError, "d_model"),
-    ("sinusoidal_pe", {"n_pos": 3, "d_model": 4, "base": np.inf}, ValueError, "base"),
-    ("pe_shift_matrix", {"k": 1.5, "d_model": 4}, TypeError, "k"),
-    ("pe_shift_matrix", {"k": 1, "d_model": 3}, ValueError, "d_model"),
-])
+@pytest.mark.parametrize(
+    "func, kw, exc, name",
+    [
+        ("sinusoidal_pe", {"n_pos": 0, "d_model": 4}, ValueError, "n_pos"),
+        ("sinusoidal_pe", {"n_pos": 3, "d_model": 5}, ValueError, "d_model"),
+        ("sinusoidal_pe", {"n_pos": 3, "d_model": 4, "base": np.inf}, ValueError, "base"),
+        ("pe_shift_matrix", {"k": 1.5, "d_model": 4}, TypeError, "k"),
+        ("pe_shift_matrix", {"k": 1, "d_model": 3}, ValueError, "d_model"),
+    ],
+)
 def test_pe_bad_input(func, kw, exc, name):
     with pytest.raises(exc, match=rf"^{name}\b"):
         getattr(A, func)(**kw)

@@ -12,12 +12,24 @@ Modules:
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
 * :mod:`whysqrt.heads` - multi-head, multi-query and grouped-query attention, KV cache
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
+* :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
+* :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
-from . import audit, experiments, heads, interactive, numerics, plots, symbolic
+from . import (
+    audit,
+    experiments,
+    heads,
+    interactive,
+    normalization,
+    numerics,
+    plots,
+    positional,
+    symbolic,
+)
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -49,8 +61,10 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "math",
+    "normalization",
     "numerics",
     "plots",
+    "positional",
     "product_moments",
     "sample_qk",
     "scaled_dot_product_attention",

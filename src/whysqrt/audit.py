@@ -33,9 +33,20 @@ from .numerics import softmax
 from .plots import COLORS, new_figure
 
 __all__ = [
-    "VERDICTS", "SOURCES", "PAPER", "claim", "verdict_counts", "table_html", "missing_targets",
-    "HTML", "softmax_experiment_weights", "softmax_experiment", "describe_softmax_experiment",
-    "streaming_attention", "sinusoidal_pe", "pe_shift_matrix",
+    "VERDICTS",
+    "SOURCES",
+    "PAPER",
+    "claim",
+    "verdict_counts",
+    "table_html",
+    "missing_targets",
+    "HTML",
+    "softmax_experiment_weights",
+    "softmax_experiment",
+    "describe_softmax_experiment",
+    "streaming_attention",
+    "sinusoidal_pe",
+    "pe_shift_matrix",
 ]
 
 #: The verdicts, in the order the summary lists them.
@@ -44,18 +55,24 @@ VERDICTS = ("correct", "imprecise", "incorrect", "unverifiable", "body lost")
 SOURCES = ("000", "001", "002", "003", "004")
 #: The wording of Vaswani et al. (2017), section 3.2.1 and footnote 4, for attribution checks.
 PAPER = {
-    "scaling": ("We suspect that for large values of d_k, the dot products grow large in "
-                "magnitude, pushing the softmax function into regions where it has extremely "
-                "small gradients. To counteract this effect, we scale the dot products by "
-                "1/sqrt(d_k)."),
-    "footnote4": ("To illustrate why the dot products get large, assume that the components of "
-                  "q and k are independent random variables with mean 0 and variance 1. Then "
-                  "their dot product, q . k = sum_{i=1}^{d_k} q_i k_i, has mean 0 and variance "
-                  "d_k."),
-    "heads": ("In this work we employ h = 8 parallel attention layers, or heads. For each of "
-              "these we use d_k = d_v = d_model/h = 64. Due to the reduced dimension of each "
-              "head, the total computational cost is similar to that of single-head attention "
-              "with full dimensionality."),
+    "scaling": (
+        "We suspect that for large values of d_k, the dot products grow large in "
+        "magnitude, pushing the softmax function into regions where it has extremely "
+        "small gradients. To counteract this effect, we scale the dot products by "
+        "1/sqrt(d_k)."
+    ),
+    "footnote4": (
+        "To illustrate why the dot products get large, assume that the components of "
+        "q and k are independent random variables with mean 0 and variance 1. Then "
+        "their dot product, q . k = sum_{i=1}^{d_k} q_i k_i, has mean 0 and variance "
+        "d_k."
+    ),
+    "heads": (
+        "In this work we employ h = 8 parallel attention layers, or heads. For each of "
+        "these we use d_k = d_v = d_model/h = 64. Due to the reduced dimension of each "
+        "head, the total computational cost is similar to that of single-head attention "
+        "with full dimensionality."
+    ),
 }
 _FIELDS = ("source", "quote", "translation", "verdict", "correction", "anchor")
 
@@ -68,8 +85,9 @@ def _text(name: str, value) -> str:
     return value.strip()
 
 
-def claim(source: str, quote: str, translation: str, verdict: str, correction: str,
-          anchor: str) -> dict:
+def claim(
+    source: str, quote: str, translation: str, verdict: str, correction: str, anchor: str
+) -> dict:
     """One audited claim as a dict with the keys ``source, quote, translation, verdict,
     correction, anchor``; every field is checked.
 
@@ -83,16 +101,27 @@ def claim(source: str, quote: str, translation: str, verdict: str, correction: s
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     quote = _text("quote", quote)
     if len(quote) > 80:
-        raise ValueError(f"quote must be at most 80 characters (quote, do not copy), got {len(quote)}")
+        raise ValueError(
+            f"quote must be at most 80 characters (quote, do not copy), got {len(quote)}"
+        )
     verdict = _text("verdict", verdict)
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
     anchor = _text("anchor", anchor)
-    if not anchor.startswith("audit-") or not all(c.islower() or c.isdigit() or c == "-"
-                                                  for c in anchor):
-        raise ValueError(f"anchor must look like 'audit-xyz' (lowercase, digits, hyphens), got {anchor!r}")
-    return {"source": source, "quote": quote, "translation": _text("translation", translation),
-            "verdict": verdict, "correction": _text("correction", correction), "anchor": anchor}
+    if not anchor.startswith("audit-") or not all(
+        c.islower() or c.isdigit() or c == "-" for c in anchor
+    ):
+        raise ValueError(
+            f"anchor must look like 'audit-xyz' (lowercase, digits, hyphens), got {anchor!r}"
+        )
+    return {
+        "source": source,
+        "quote": quote,
+        "translation": _text("translation", translation),
+        "verdict": verdict,
+        "correction": _text("correction", correction),
+        "anchor": anchor,
+    }
 
 
 def _check_claims(claims) -> list[dict]:
@@ -145,16 +174,23 @@ def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
         rows.append(
             f'<tr class="{css}"><td>{e["source"]}</td>'
             f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
-            f'<td><strong>{e["verdict"]}</strong></td>'
-            f'<td>{e["correction"]} <a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>')
-    head = ("<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"
-            "<th>what is true (and the check)</th></tr></thead>")
-    body = ('<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
-            '<table class="table">' + head + "<tbody>"
-            + "".join(rows) + "</tbody></table></div>")
+            f"<td><strong>{e['verdict']}</strong></td>"
+            f'<td>{e["correction"]} <a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
+        )
+    head = (
+        "<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"
+        "<th>what is true (and the check)</th></tr></thead>"
+    )
+    body = (
+        '<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
+        '<table class="table">' + head + "<tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
     counts = verdict_counts(claims)
-    text = f"<audit table: {len(claims)} claims, " + ", ".join(
-        f"{n} {k}" for k, n in counts.items()) + ">"
+    text = (
+        f"<audit table: {len(claims)} claims, "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + ">"
+    )
     return HTML(body, text)
 
 
@@ -168,17 +204,23 @@ def missing_targets(claims, notebook) -> list[str]:
     if not path.is_file():
         raise ValueError(f"notebook must be an existing .ipynb file, got {str(notebook)!r}")
     nb = json.loads(path.read_text(encoding="utf-8"))
-    markdown = "\n".join("".join(c["source"]) for c in nb.get("cells", [])
-                         if c.get("cell_type") == "markdown")
-    targets = {line.strip()[1:-2] for line in markdown.splitlines()
-               if line.strip().startswith("(") and line.strip().endswith(")=")}
+    markdown = "\n".join(
+        "".join(c["source"]) for c in nb.get("cells", []) if c.get("cell_type") == "markdown"
+    )
+    targets = {
+        line.strip()[1:-2]
+        for line in markdown.splitlines()
+        if line.strip().startswith("(") and line.strip().endswith(")=")
+    }
     return [c["anchor"] for c in claims if c["anchor"] not in targets]
 
 
 # -- source 001's lost experiment ------------------------------------------------------------
 
-def softmax_experiment_weights(d_k: int, scaled: bool = False, n_keys: int = 10,
-                               seed: int = 0) -> np.ndarray:
+
+def softmax_experiment_weights(
+    d_k: int, scaled: bool = False, n_keys: int = 10, seed: int = 0
+) -> np.ndarray:
     """Softmax weights of one standard normal query against ``n_keys`` standard normal keys.
 
     Source 001 describes this experiment (figures lost): draw q and k with
@@ -201,8 +243,9 @@ def softmax_experiment_weights(d_k: int, scaled: bool = False, n_keys: int = 10,
     return softmax(scores)
 
 
-def softmax_experiment(d_k: int = 100, scaled: bool = False, n_keys: int = 10,
-                       seed: int = 0) -> Figure:
+def softmax_experiment(
+    d_k: int = 100, scaled: bool = False, n_keys: int = 10, seed: int = 0
+) -> Figure:
     """Bar chart of :func:`softmax_experiment_weights`, with the uniform weight 1/n_keys marked."""
     p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
     mode = "scaled" if scaled else "unscaled"
@@ -215,23 +258,34 @@ def softmax_experiment(d_k: int = 100, scaled: bool = False, n_keys: int = 10,
     ax.set_ylabel("softmax weight $p_j$")
     what = r"$q\cdot k_j/\sqrt{d_k}$" if scaled else r"$q\cdot k_j$"
     ax.set_title(f"softmax of {what}, $d_k$ = {d_k} ({mode})")
-    ax.text(0.02, 0.95, f"largest weight = {p.max():.3f}", transform=ax.transAxes, va="top",
-            family="monospace", fontsize=9)
+    ax.text(
+        0.02,
+        0.95,
+        f"largest weight = {p.max():.3f}",
+        transform=ax.transAxes,
+        va="top",
+        family="monospace",
+        fontsize=9,
+    )
     ax.legend(loc="upper right", fontsize=9, frameon=False)
     return fig
 
 
-def describe_softmax_experiment(d_k: int = 100, scaled: bool = False, n_keys: int = 10,
-                                seed: int = 0) -> str:
+def describe_softmax_experiment(
+    d_k: int = 100, scaled: bool = False, n_keys: int = 10, seed: int = 0
+) -> str:
     """Alt text for :func:`softmax_experiment` at the same parameters."""
     p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
     what = "q·k_j divided by the square root of d_k" if scaled else "the raw dot products q·k_j"
-    return (f"Bar chart of the softmax weights of {what} for one query and {p.size} keys at "
-            f"d_k = {d_k}: the largest weight is {p.max():.3f} (key {int(p.argmax()) + 1}), "
-            f"the uniform weight would be {1 / p.size:.3f}.")
+    return (
+        f"Bar chart of the softmax weights of {what} for one query and {p.size} keys at "
+        f"d_k = {d_k}: the largest weight is {p.max():.3f} (key {int(p.argmax()) + 1}), "
+        f"the uniform weight would be {1 / p.size:.3f}."
+    )
 
 
 # -- source 003: attention in O(N) extra memory -------------------------------------------------
+
 
 def streaming_attention(q, k, v_, block: int = 16):
     """softmax(q k^T / sqrt(d_k)) v computed over key blocks with an online softmax.
@@ -257,18 +311,19 @@ def streaming_attention(q, k, v_, block: int = 16):
     acc = np.zeros((q.shape[0], val.shape[1]))
     peak = 0
     for start in range(0, k.shape[0], block):
-        s = (q @ k[start:start + block].T) * scale
+        s = (q @ k[start : start + block].T) * scale
         peak = max(peak, s.size)
         m_new = np.maximum(m, s.max(axis=1))
         fix = np.exp(m - m_new)
         e = np.exp(s - m_new[:, None])
         denom = denom * fix + e.sum(axis=1)
-        acc = acc * fix[:, None] + e @ val[start:start + block]
+        acc = acc * fix[:, None] + e @ val[start : start + block]
         m = m_new
     return acc / denom[:, None], peak
 
 
 # -- source 001: sinusoidal positional encoding -------------------------------------------------
+
 
 def sinusoidal_pe(n_pos: int, d_model: int, base: float = 10000.0) -> np.ndarray:
     """PE[pos, 2i] = sin(pos / base^(2i/d_model)), PE[pos, 2i+1] = cos(same); shape (n_pos, d_model)."""
@@ -299,5 +354,5 @@ def pe_shift_matrix(k: int, d_model: int, base: float = 10000.0) -> np.ndarray:
     r = np.zeros((d_model, d_model))
     for j, w in enumerate(base ** (-np.arange(0, d_model, 2) / d_model)):
         c, s = np.cos(k * w), np.sin(k * w)
-        r[2 * j:2 * j + 2, 2 * j:2 * j + 2] = [[c, s], [-s, c]]
+        r[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = [[c, s], [-s, c]]
     return r

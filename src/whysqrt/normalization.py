@@ -1,0 +1,369 @@
+"""LayerNorm and BatchNorm in numpy, and the experiments that compare them.
+
+Used by the chapter ``layernorm-vs-batchnorm`` (``book/layernorm-vs-batchnorm.md`` and
+``notebooks/layernorm-vs-batchnorm.ipynb``).
+
+Which axes are normalised (the choice, documented once):
+
+* **LayerNorm** (Ba et al. 2016) normalises each sample over its *last* ``normalized_ndim``
+  axes, as PyTorch's ``normalized_shape`` does. For a sequence batch ``(batch, seq, d_model)``
+  the default ``normalized_ndim=1`` normalises every token over its ``d_model`` features
+  (what Transformers do); for an image batch ``(N, C, H, W)``, ``normalized_ndim=3``
+  normalises every image over ``C, H, W`` (the layout of Ba et al.'s convolutional variant).
+* **BatchNorm** (Ioffe & Szegedy 2015) normalises each *feature* over everything else:
+  ``(N, C)`` over ``N``; ``(batch, seq, d_model)`` over ``batch`` and ``seq`` (features last,
+  the Transformer layout; PyTorch's ``BatchNorm1d`` wants ``(N, C, L)`` instead); and
+  ``(N, C, H, W)`` over ``N, H, W`` per channel ``C`` (``BatchNorm2d``). For sequences a
+  boolean ``mask`` of shape ``(batch, seq)`` (True = real token) keeps padding out of the
+  statistics.
+
+Both use the biased variance inside the normalisation. BatchNorm's running variance uses
+the unbiased estimate and ``running = (1 - momentum) * running + momentum * batch``, as in
+PyTorch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .plots import COLORS, new_figure
+
+__all__ = [
+    "layer_norm",
+    "batch_stats",
+    "BatchNorm",
+    "token_batch",
+    "ProbeResult",
+    "probe_outputs",
+    "GainTable",
+    "qk_variance_after_layernorm",
+    "batch_size_plot",
+    "describe_batch_size_plot",
+    "gain_plot",
+]
+
+
+def _eps(eps) -> float:
+    return v.finite_float("eps", eps, positive=True)
+
+
+def _param(name: str, value, shape: tuple, default: float) -> np.ndarray:
+    if value is None:
+        return np.full(shape, default)
+    arr = v.finite_array(name, value, ndim_min=0)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    return arr
+
+
+def layer_norm(
+    x, gamma=None, beta=None, *, eps: float = 1e-5, normalized_ndim: int = 1
+) -> np.ndarray:
+    """Normalise every sample over its last ``normalized_ndim`` axes, then ``* gamma + beta``.
+
+    ``gamma`` and ``beta`` have shape ``x.shape[-normalized_ndim:]`` (default 1 and 0).
+    The same function serves training and inference: it has no state.
+    """
+    x = v.finite_array("x", x)
+    nd = v.positive_int("normalized_ndim", normalized_ndim)
+    if nd > x.ndim:
+        raise ValueError(f"normalized_ndim must be <= x.ndim = {x.ndim}, got {nd}")
+    eps = _eps(eps)
+    shape = x.shape[x.ndim - nd :]
+    gamma, beta = _param("gamma", gamma, shape, 1.0), _param("beta", beta, shape, 0.0)
+    axes = tuple(range(x.ndim - nd, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def _feature_axis(ndim: int) -> int:
+    if ndim not in (2, 3, 4):
+        raise ValueError(
+            f"x must have 2 (N, C), 3 (batch, seq, d_model) or 4 (N, C, H, W) axes, got {ndim}"
+        )
+    return 1 if ndim == 4 else ndim - 1
+
+
+def _mask(mask, x: np.ndarray) -> np.ndarray | None:
+    if mask is None:
+        return None
+    if x.ndim != 3:
+        raise ValueError(f"mask is only for (batch, seq, d_model) input, got x with {x.ndim} axes")
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array (True = real token), got dtype {m.dtype}")
+    if m.shape != x.shape[:2]:
+        raise ValueError(f"mask must have shape {x.shape[:2]}, got {m.shape}")
+    if not m.any():
+        raise ValueError("mask must mark at least one real token")
+    return m
+
+
+def batch_stats(x, mask=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-feature mean, biased variance and count over all non-feature axes (see module doc)."""
+    x = v.finite_array("x", x, ndim_min=2)
+    fa = _feature_axis(x.ndim)
+    m = _mask(mask, x)
+    if m is not None:
+        rows = x[m]  # (n_real, d_model)
+        return rows.mean(axis=0), rows.var(axis=0), int(rows.shape[0])
+    axes = tuple(a for a in range(x.ndim) if a != fa)
+    return x.mean(axis=axes), x.var(axis=axes), int(x.size // x.shape[fa])
+
+
+class BatchNorm:
+    """BatchNorm with affine parameters and running statistics (training vs inference mode).
+
+    ``bn(x, training=True, mask=None)``: in training mode the batch's own statistics
+    normalise it and update ``running_mean``/``running_var`` with ``momentum``; in
+    inference mode (``training=False``) the running statistics are used and nothing
+    changes. Padded tokens (``mask`` False) are excluded from the statistics and are
+    returned as 0.
+    """
+
+    def __init__(
+        self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1, gamma=None, beta=None
+    ):
+        self.num_features = v.positive_int("num_features", num_features)
+        self.eps = _eps(eps)
+        self.momentum = v.in_range("momentum", momentum, 0.0, 1.0)
+        self.gamma = _param("gamma", gamma, (self.num_features,), 1.0)
+        self.beta = _param("beta", beta, (self.num_features,), 0.0)
+        self.running_mean = np.zeros(self.num_features)
+        self.running_var = np.ones(self.num_features)
+        self.num_batches_tracked = 0
+
+    def __call__(self, x, *, training: bool = True, mask=None) -> np.ndarray:
+        x = v.finite_array("x", x, ndim_min=2)
+        fa = _feature_axis(x.ndim)
+        if x.shape[fa] != self.num_features:
+            raise ValueError(
+                f"x must have {self.num_features} features on axis {fa}, got shape {x.shape}"
+            )
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"training must be True or False, got {training!r}")
+        m = _mask(mask, x)
+        if training:
+            mean, var, n = batch_stats(x, m)
+            unbiased = var * n / (n - 1) if n > 1 else var
+            mo = self.momentum
+            self.running_mean = (1 - mo) * self.running_mean + mo * mean
+            self.running_var = (1 - mo) * self.running_var + mo * unbiased
+            self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        shape = (1, -1, 1, 1) if x.ndim == 4 else (-1,)
+        out = (x - mean.reshape(shape)) / np.sqrt(
+            var.reshape(shape) + self.eps
+        ) * self.gamma.reshape(shape) + self.beta.reshape(shape)
+        if m is not None:
+            out = np.where(m[..., None], out, 0.0)
+        return out
+
+
+# -- experiments ----------------------------------------------------------------
+#: Real tokens in the experiments have i.i.d. N(TOKEN_MEAN, 1) features; padding is 0.
+TOKEN_MEAN = 1.5
+
+
+def token_batch(
+    rng: np.random.Generator, batch_size: int, seq_len: int, d_model: int, pad_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A variable-length batch: features N(TOKEN_MEAN, 1); each sequence after the first
+    loses Binomial(seq_len - 1, pad_fraction) trailing tokens to zero padding. Returns (x, mask)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    b, t, d = (
+        v.positive_int(n, val)
+        for n, val in (("batch_size", batch_size), ("seq_len", seq_len), ("d_model", d_model))
+    )
+    p = v.in_range("pad_fraction", pad_fraction, 0.0, 1.0)
+    x = TOKEN_MEAN + rng.standard_normal((b, t, d))
+    n_pad = rng.binomial(t - 1, p, size=b)
+    n_pad[0] = 0
+    mask = np.arange(t)[None, :] < (t - n_pad)[:, None]
+    return np.where(mask[..., None], x, 0.0), mask
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What BatchNorm and LayerNorm output for one fixed token (feature 0) across random batches."""
+
+    batch_size: int
+    pad_fraction: float
+    masked: np.ndarray  # BatchNorm training mode, padding masked out
+    unmasked: np.ndarray  # BatchNorm training mode, padding counted as data
+    inference: float  # BatchNorm inference mode (running statistics)
+    layer: float  # LayerNorm: one value whatever the batch
+
+    @property
+    def discrepancy(self) -> float:
+        """Mean |training-mode output - inference-mode output| (masked BatchNorm)."""
+        return float(np.abs(self.masked - self.inference).mean())
+
+
+PROBE = np.array([2.5, 0.5, 1.0, 2.0, 1.5, 0.0, 3.0, 1.5])
+
+
+@lru_cache(maxsize=64)
+def probe_outputs(
+    batch_size: int, pad_fraction: float, n_batches: int = 200, seq_len: int = 16, seed: int = 0
+) -> ProbeResult:
+    """Put the fixed token ``PROBE`` first in ``n_batches`` random batches and record its outputs.
+
+    Running statistics come from ``n_batches`` masked training steps (momentum 0.1) on
+    the same kind of batches; the inference value uses them.
+    """
+    b = v.positive_int("batch_size", batch_size)
+    p = v.in_range("pad_fraction", pad_fraction, 0.0, 1.0)
+    n = v.positive_int("n_batches", n_batches)
+    rng = np.random.default_rng(seed)
+    d = PROBE.size
+    bn, masked, unmasked = BatchNorm(d), np.empty(n), np.empty(n)
+    for r in range(n):
+        x, mask = token_batch(rng, b, seq_len, d, p)
+        x[0, 0] = PROBE
+        masked[r] = bn(x, mask=mask)[0, 0, 0]
+        unmasked[r] = BatchNorm(d)(x)[0, 0, 0]
+    masked.setflags(write=False)
+    unmasked.setflags(write=False)
+    inference = float(bn(PROBE[None, None, :], training=False)[0, 0, 0])
+    layer = float(layer_norm(PROBE)[0])
+    return ProbeResult(b, p, masked, unmasked, inference, layer)
+
+
+@dataclass(frozen=True)
+class GainTable:
+    """Var of q components and of q·k after LayerNorm (gain g) and random W_Q, W_K."""
+
+    d_model: int
+    d_k: int
+    gains: np.ndarray
+    var_q: np.ndarray
+    var_qk: np.ndarray
+    se_qk: np.ndarray
+    n: int
+
+
+def qk_variance_after_layernorm(
+    d_model: int = 512,
+    d_k: int = 64,
+    gains=(0.5, 1.0, 1.5, 2.0, 3.0),
+    n_weights: int = 6,
+    n_tokens: int = 400,
+    seed: int = 0,
+) -> GainTable:
+    """Tokens with arbitrary scale and offset -> LayerNorm with gain g -> W_Q, W_K with N(0, 1/d_model) entries.
+
+    For every gain, fresh tokens and ``n_weights`` independent weight draws with ``n_tokens``
+    token pairs each give q and k (the query from one token, the key from another); returns
+    the variance of the query components, of q·k, and the standard error of the latter.
+    """
+    d, dk = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
+    g = v.finite_array("gains", gains)
+    if g.ndim != 1 or np.any(g <= 0):
+        raise ValueError(f"gains must be a 1-D array of positive numbers, got {g!r}")
+    nw, nt = v.positive_int("n_weights", n_weights), v.positive_int("n_tokens", n_tokens)
+    rng = np.random.default_rng(seed)
+    var_q, var_qk = np.empty(g.size), np.empty(g.size)
+    for j, gain in enumerate(g):
+        qs, ks = [], []
+        for _ in range(nw):
+            x = 3.0 + 5.0 * rng.standard_normal((2, nt, d))  # far from unit variance on purpose
+            wq, wk = rng.standard_normal((2, d, dk)) / np.sqrt(d)
+            h = layer_norm(x, gamma=np.full(d, gain))
+            qs.append(h[0] @ wq)
+            ks.append(h[1] @ wk)
+        q, k = np.concatenate(qs), np.concatenate(ks)
+        var_q[j] = q.var()
+        var_qk[j] = np.einsum("nd,nd->n", q, k).var(ddof=1)
+    n = nw * nt
+    return GainTable(d, dk, g, var_q, var_qk, var_qk * np.sqrt(2.0 / (n - 1)), n)
+
+
+# -- figures ----------------------------------------------------------------------
+_PROBE_LIM = (-1.5, 2.5)
+
+
+def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
+    """Histogram of one fixed token's BatchNorm output (feature 0) over 200 random batches.
+
+    Masked and unmasked padding, with the inference-mode value and the LayerNorm value
+    (which does not depend on the batch) as vertical lines.
+    """
+    res = probe_outputs(batch_size, pad_fraction)
+    fig, (ax,) = new_figure()
+    bins = np.linspace(*_PROBE_LIM, 61)
+    ax.hist(
+        np.clip(res.masked, *_PROBE_LIM),
+        bins=bins,
+        color=COLORS["scaled"],
+        alpha=0.6,
+        label=f"BatchNorm, training, padding masked (sd {res.masked.std(ddof=1):.3f})",
+    )
+    ax.hist(
+        np.clip(res.unmasked, *_PROBE_LIM),
+        bins=bins,
+        color=COLORS["unscaled"],
+        alpha=0.45,
+        label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
+    )
+    ax.axvline(
+        res.inference,
+        color=COLORS["theory"],
+        ls="--",
+        lw=1.5,
+        label=f"BatchNorm, inference (running stats): {res.inference:.3f}",
+    )
+    ax.axvline(res.layer, color="#009E73", lw=2, label=f"LayerNorm, any batch: {res.layer:.3f}")
+    ax.set_xlim(*_PROBE_LIM)
+    ax.set_xlabel("normalised value of feature 0 of the same token")
+    ax.set_ylabel("batches (of 200)")
+    ax.set_title(f"batch size {res.batch_size}, padding fraction {res.pad_fraction:g}", fontsize=10)
+    ax.legend(fontsize=7.5, frameon=False, loc="upper left")
+    return fig
+
+
+def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> str:
+    """Alt text for :func:`batch_size_plot`."""
+    res = probe_outputs(batch_size, pad_fraction)
+    return (
+        f"Histograms of the BatchNorm output for one fixed token over 200 random batches of size "
+        f"{res.batch_size} with padding fraction {res.pad_fraction:g}: with padding masked the "
+        f"outputs have standard deviation {res.masked.std(ddof=1):.3f} around the inference value "
+        f"{res.inference:.3f}; with padding counted as data they average {res.unmasked.mean():.3f}. "
+        f"LayerNorm gives {res.layer:.3f} in every batch."
+    )
+
+
+def gain_plot(table: GainTable) -> Figure:
+    """Var[q·k]/d_k against the LayerNorm gain g (log-log) with the prediction g**4."""
+    if not isinstance(table, GainTable):
+        raise TypeError(f"table must be a GainTable, got {type(table).__name__}")
+    fig, (ax,) = new_figure()
+    g = table.gains
+    ax.errorbar(
+        g,
+        table.var_qk / table.d_k,
+        yerr=2 * table.se_qk / table.d_k,
+        fmt="o",
+        color=COLORS["unscaled"],
+        label=r"simulated Var$[q\cdot k]/d_k$ ($\pm$2 s.e.)",
+    )
+    grid = np.geomspace(g.min(), g.max(), 100)
+    ax.loglog(grid, grid**4, color=COLORS["theory"], lw=1, label="$g^4$")
+    ax.loglog(g, table.var_q, "s", color=COLORS["scaled"], label=r"simulated Var$[q_j]$ (vs $g^2$)")
+    ax.loglog(grid, grid**2, "--", color=COLORS["theory"], lw=1, label="$g^2$")
+    ax.set_xticks(g, labels=[f"{x:g}" for x in g])
+    ax.minorticks_off()
+    ax.set_xlabel("LayerNorm gain g")
+    ax.set_ylabel("variance")
+    ax.set_title(f"d_model = {table.d_model}, d_k = {table.d_k}, {table.n:,} pairs", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    return fig

@@ -1,0 +1,121 @@
+"""whysqrt.positional: the sinusoidal encoding, the shift rotation M_k, RoPE, figures, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+import whysqrt as ws
+from whysqrt.interactive import png_bytes
+
+P = ws.positional
+even_d = st.integers(1, 64).map(lambda n: 2 * n)
+pos = st.integers(0, 10_000)
+
+
+def test_encoding_known_values_d4():
+    # d_model = 4: omega_0 = 1, omega_1 = 10000**(-1/2) = 0.01
+    pe = P.sinusoidal_encoding([0, 1, 100], 4)
+    np.testing.assert_allclose(pe[0], [0, 1, 0, 1])
+    np.testing.assert_allclose(pe[1], [math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)])
+    np.testing.assert_allclose(pe[2], [math.sin(100), math.cos(100), math.sin(1), math.cos(1)])
+
+
+def test_wavelengths_for_512():
+    lam = P.wavelengths(512)
+    assert lam.size == 256
+    assert lam[0] == pytest.approx(2 * math.pi)
+    assert lam[-1] == pytest.approx(2 * math.pi * 10000 ** (510 / 512))
+    assert lam[-1] < 2 * math.pi * 10000
+    assert np.all(np.diff(lam) > 0)
+
+
+def test_shift_matrix_by_hand_d2():
+    m = P.shift_matrix(2, 2)  # omega_0 = 1
+    np.testing.assert_allclose(m, [[math.cos(2), math.sin(2)], [-math.sin(2), math.cos(2)]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(pos, st.integers(-500, 500), even_d)
+def test_shift_is_a_rotation_independent_of_pos(p, k, d):
+    m = P.shift_matrix(k, d)
+    np.testing.assert_allclose(
+        P.sinusoidal_encoding([p + k], d)[0], m @ P.sinusoidal_encoding([p], d)[0], atol=1e-8
+    )
+    np.testing.assert_allclose(m.T @ m, np.eye(d), atol=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(pos, pos, st.integers(0, 300), even_d)
+def test_dot_product_depends_only_on_offset(p1, p2, k, d):
+    a = P.sinusoidal_encoding([p1, p1 + k], d)
+    b = P.sinusoidal_encoding([p2, p2 + k], d)
+    expected = np.cos(k * P.frequencies(d)).sum()
+    assert a[0] @ a[1] == pytest.approx(expected, abs=1e-7)
+    assert b[0] @ b[1] == pytest.approx(expected, abs=1e-7)
+
+
+def test_shift_matrices_compose():
+    np.testing.assert_allclose(
+        P.shift_matrix(2, 8) @ P.shift_matrix(3, 8), P.shift_matrix(5, 8), atol=1e-12
+    )
+
+
+def test_rope_by_hand():
+    # one pair, d = 2, theta_0 = 1: rotate (1, 0) at position pi/2 -> (0, 1)
+    out = P.rope_rotate([[1.0, 0.0]], [math.pi / 2])
+    np.testing.assert_allclose(out, [[0.0, 1.0]], atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), pos, pos, st.integers(0, 200))
+def test_rope_score_depends_only_on_offset_and_preserves_norm(seed, m, n, off):
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((2, 1, 16))
+    s1 = P.rope_rotate(q, [m])[0] @ P.rope_rotate(k, [m + off])[0]
+    s2 = P.rope_rotate(q, [n])[0] @ P.rope_rotate(k, [n + off])[0]
+    assert s1 == pytest.approx(s2, abs=1e-8)
+    assert np.linalg.norm(P.rope_rotate(q, [m])) == pytest.approx(np.linalg.norm(q))
+
+
+def test_rope_batched_shape():
+    x = np.ones((2, 3, 5, 8))
+    assert P.rope_rotate(x, np.arange(5)).shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "call, exc, name",
+    [
+        (lambda: P.sinusoidal_encoding([0, 1], 7), ValueError, "d_model"),
+        (lambda: P.sinusoidal_encoding([0, 1], 0), ValueError, "d_model"),
+        (lambda: P.sinusoidal_encoding([0, 1], 2.5), TypeError, "d_model"),
+        (lambda: P.sinusoidal_encoding([0, np.nan], 4), ValueError, "positions"),
+        (lambda: P.sinusoidal_encoding([], 4), ValueError, "positions"),
+        (lambda: P.sinusoidal_encoding([[0, 1]], 4), ValueError, "positions"),
+        (lambda: P.sinusoidal_encoding(["a"], 4), TypeError, "positions"),
+        (lambda: P.frequencies(4, base=1.0), ValueError, "base"),
+        (lambda: P.shift_matrix(np.inf, 4), ValueError, "k"),
+        (lambda: P.rope_rotate(np.ones((3, 5)), [0, 1, 2]), ValueError, "x's last axis"),
+        (lambda: P.rope_rotate(np.ones((3, 4)), [0, 1]), ValueError, "positions"),
+        (lambda: P.rope_rotate(np.ones(4), [0]), ValueError, "x"),
+        (lambda: P.shift_plot(-1, 16), ValueError, "k"),
+        (lambda: P.shift_plot(1.5, 16), TypeError, "k"),
+        (lambda: P.encoding_heatmap(15), ValueError, "d_model"),
+    ],
+)
+def test_bad_input(call, exc, name):
+    with pytest.raises(exc) as info:
+        call()
+    assert str(info.value).startswith(name)
+
+
+def test_figures_and_alt_text():
+    a, b = P.shift_plot(0, 16), P.shift_plot(5, 16)
+    assert isinstance(a, Figure) and png_bytes(a) != png_bytes(b)
+    alt = P.describe_shift_plot(5, 16)
+    assert "16" in alt and f"{np.cos(5 * P.frequencies(16)).sum():.2f}" in alt
+    assert "128 columns" in P.describe_encoding_heatmap(128, 50)
+    assert isinstance(P.encoding_heatmap(16, 20), Figure)
