@@ -10,12 +10,15 @@ Modules:
 * :mod:`whysqrt.numerics` - softmax, attention scores, samples of q·k (validated input)
 * :mod:`whysqrt.symbolic` - SymPy derivations
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
+* :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
+* :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
 from . import experiments, interactive, numerics, plots, symbolic
+from . import overflow, scoring
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -46,9 +49,11 @@ __all__ = [
     "logsumexp",
     "math",
     "numerics",
+    "overflow",
     "plots",
     "product_moments",
     "sample_qk",
+    "scoring",
     "scaled_dot_product_attention",
     "softmax",
     "softmax_jacobian",
