@@ -19,12 +19,13 @@ returns finite values for finite input; the one deliberate exception is that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
-from .numerics import scaled_dot_product_attention, softmax, softmax_jacobian
+from .numerics import softmax, softmax_jacobian
 from .plots import COLORS, new_figure
 
 __all__ = [
@@ -181,7 +182,8 @@ def online_attention(q, k, v_, block_size: int, scale=None) -> np.ndarray:
         raise ValueError(f"q and k must share their last axis d_k, got {q.shape} and {k.shape}")
     if val.shape[0] != k.shape[0]:
         raise ValueError(f"v must have one row per key: k has {k.shape[0]}, v shape {val.shape}")
-    s = 1.0 / np.sqrt(q.shape[1]) if scale is None else v.finite_float("scale", scale, positive=True)
+    s = (1.0 / np.sqrt(q.shape[1]) if scale is None
+         else v.finite_float("scale", scale, positive=True))
     b = _block_size(block_size, k.shape[0])
     m = np.full((q.shape[0], 1), -np.inf)
     l_ = np.zeros((q.shape[0], 1))
@@ -272,7 +274,8 @@ def describe_exp_range_figure() -> str:
     for name in FLOAT_DTYPES:
         lim = exp_limits(name)
         parts.append(f"{name}: from {lim['underflow']:.4g} to {lim['overflow']:.4g}")
-    return "Horizontal bars of the x range where exp(x) is finite and non-zero: " + "; ".join(parts) + "."
+    return ("Horizontal bars of the x range where exp(x) is finite and non-zero: "
+            + "; ".join(parts) + ".")
 
 
 # -- the classifier's softmax ---------------------------------------------------------
@@ -352,6 +355,13 @@ def output_logit_variance(d_model: int, n_classes: int, init: str, n: int = 2000
 _SCALES = np.geomspace(0.1, 100.0, 121)
 
 
+@lru_cache(maxsize=16)
+def _saturation_curves(n_classes: int, seed: int) -> dict:
+    """:func:`saturation_gradients` over ``_SCALES`` (cached: every slider frame reuses it)."""
+    curves = [saturation_gradients(float(s), n_classes, seed) for s in _SCALES]
+    return {key: np.array([c[key] for c in curves]) for key in curves[0]}
+
+
 def saturation_figure(scale: float = 1.0, correct: bool = False, n_classes: int = 10,
                       seed: int = 0) -> Figure:
     """Left: p for the logits ``scale * u``; right: gradient sizes against the scale.
@@ -373,11 +383,11 @@ def saturation_figure(scale: float = 1.0, correct: bool = False, n_classes: int 
     ax_p.set_xlabel("class (red = target)")
     ax_p.set_ylabel("p = softmax(logits)")
     ax_p.set_title(f"scale {scale:g}: max p = {g['p_max']:.3f}", fontsize=10)
-    curves = [saturation_gradients(s, n_classes, seed) for s in _SCALES]
+    curves = _saturation_curves(n_classes, seed)
     key = "ce_right" if correct else "ce_wrong"
-    ax_g.loglog(_SCALES, [c[key] for c in curves], color=COLORS["unscaled"],
+    ax_g.loglog(_SCALES, np.maximum(curves[key], 1e-30), color=COLORS["unscaled"],
                 label=r"cross-entropy $\|p-y\|$")
-    ax_g.loglog(_SCALES, [max(c["jac"], 1e-30) for c in curves], color=COLORS["scaled"],
+    ax_g.loglog(_SCALES, np.maximum(curves["jac"], 1e-30), color=COLORS["scaled"],
                 label=r"softmax Jacobian $\|J\|_2$")
     ax_g.plot([scale], [max(g[key], 1e-30)], "o", color=COLORS["unscaled"])
     ax_g.plot([scale], [max(g["jac"], 1e-30)], "o", color=COLORS["scaled"])

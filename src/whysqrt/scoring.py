@@ -137,12 +137,12 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
     s = score_spread(d_k, n, seed)
     fig, (ax,) = new_figure()
     bins = np.linspace(-40, 40, 161)
-    ax.hist(np.clip(dot, -40, 40), bins=bins, density=True, alpha=0.5, color=COLORS["unscaled"],
-            label=f"q·k (sd {s['dot']:.2f})")
-    ax.hist(dot / np.sqrt(d_k), bins=bins, density=True, alpha=0.5, color=COLORS["scaled"],
-            label=f"q·k/√d_k (sd {s['scaled']:.2f})")
-    ax.hist(add, bins=bins, density=True, alpha=0.6, color="#009E73",
-            label=f"additive (sd {s['additive']:.2f})")
+    style = {"bins": bins, "density": True, "histtype": "stepfilled"}
+    ax.hist(np.clip(dot, -40, 40), alpha=0.5, color=COLORS["unscaled"],
+            label=f"q·k (sd {s['dot']:.2f})", **style)
+    ax.hist(dot / np.sqrt(d_k), alpha=0.5, color=COLORS["scaled"],
+            label=f"q·k/√d_k (sd {s['scaled']:.2f})", **style)
+    ax.hist(add, alpha=0.6, color="#009E73", label=f"additive (sd {s['additive']:.2f})", **style)
     ax.axvspan(-bound, bound, color="#009E73", alpha=0.08, label=f"additive bound ±{bound:.1f}")
     ax.set_xlim(-40, 40)
     ax.set_ylim(0, 1.0)
