@@ -228,9 +228,9 @@ def online_softmax_figure(block_size: int = 4, n: int = 32, seed: int = 0) -> Fi
               marker="o", ms=3, label=r"online $l_b\,e^{m_b-m}$")
     ax_l.axhline(direct, color=COLORS["theory"], ls="--", lw=1, label="direct normaliser")
     ax_l.set_xlabel("after block b")
-    ax_l.set_ylabel("normaliser (in units of final max)")
-    ax_l.set_ylim(0, direct * 1.15)
-    ax_l.legend(fontsize=8, frameon=False, loc="lower right")
+    ax_l.set_ylabel("normaliser, relative to final max")
+    ax_l.set_ylim(0, direct * 1.35)
+    ax_l.legend(fontsize=8, frameon=False, loc="upper left")
     ax_l.set_title(f"final l = {t.l[-1]:.4f}, direct = {direct:.4f}", fontsize=10)
     return fig
 
