@@ -88,7 +88,8 @@ def benchmark_scores(n: int, m: int, d_k: int, repeats: int = 7, seed: int = 0) 
     Each is run once to warm up, then timed ``repeats`` times with ``time.perf_counter``;
     the medians are machine dependent (BLAS library, threads, load). Keep n*m*d_k small
     (about 64 x 64 x 64) so that the BLAS library does not start threads for the dot
-    product: on a busy machine their start-up, not the arithmetic, dominates. Returns floats ``dot``, ``additive`` and ``ratio``.
+    product: on a busy machine their start-up, not the arithmetic, dominates.
+    Returns floats ``dot``, ``additive`` and ``ratio``.
     """
     n, m, d_k = v.positive_int("n", n), v.positive_int("m", m), v.positive_int("d_k", d_k)
     repeats = v.positive_int("repeats", repeats)
