@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JB := $(BIN)/jupyter-book
+# Two notebooks execute at once on two cores; BLAS threads on top of that only
+# oversubscribe the CPU (small matrix products ran ~10x slower under load).
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
 
 .PHONY: book test lint bench clean clean-all lab help
 

@@ -5,8 +5,15 @@ while it reads the sources. jupyter-cache, which it uses underneath, can instead
 them in parallel; doing that first into the same cache (``_build/.jupyter_cache``)
 leaves the build nothing to execute. Notebooks whose code did not change are skipped.
 A failing notebook fails this step with its traceback, as the build would.
+
+The cache keys on a notebook's own code only, so a change to the helper package (or
+to requirements.txt) would leave stale outputs on the pages. This step therefore
+fingerprints ``src/whysqrt`` and ``requirements.txt`` and, when they changed since the
+last build, clears the cache and the Sphinx environment so that everything is redone.
 """
 
+import hashlib
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,9 +21,35 @@ from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+STAMP = BUILD / ".inputs-fingerprint"
+
+
+def fingerprint() -> str:
+    """Hash of everything besides the notebooks themselves that their outputs depend on."""
+    h = hashlib.sha256()
+    files = sorted((ROOT / "src" / "whysqrt").rglob("*")) + [ROOT / "requirements.txt"]
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def clear_if_inputs_changed() -> None:
+    current = fingerprint()
+    if STAMP.exists() and STAMP.read_text() == current:
+        return
+    if STAMP.exists() or (BUILD / ".jupyter_cache").exists():
+        print("helper package or requirements changed: rebuilding everything")
+    for name in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
+        shutil.rmtree(BUILD / name, ignore_errors=True)
+    BUILD.mkdir(exist_ok=True)
+    STAMP.write_text(current)
 
 
 def main() -> int:
+    clear_if_inputs_changed()
     cache = get_cache(ROOT / "_build" / ".jupyter_cache")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cache.add_nb_to_project(str(nb))

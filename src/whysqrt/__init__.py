@@ -11,6 +11,8 @@ Modules:
 * :mod:`whysqrt.symbolic` - SymPy derivations
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
 * :mod:`whysqrt.heads` - multi-head, multi-query and grouped-query attention, KV cache
+* :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
+* :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
@@ -26,8 +28,10 @@ from . import (
     interactive,
     normalization,
     numerics,
+    overflow,
     plots,
     positional,
+    scoring,
     symbolic,
 )
 from .experiments import DK_GRID
@@ -63,10 +67,12 @@ __all__ = [
     "math",
     "normalization",
     "numerics",
+    "overflow",
     "plots",
     "positional",
     "product_moments",
     "sample_qk",
+    "scoring",
     "scaled_dot_product_attention",
     "softmax",
     "softmax_jacobian",

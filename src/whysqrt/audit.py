@@ -44,9 +44,6 @@ __all__ = [
     "softmax_experiment_weights",
     "softmax_experiment",
     "describe_softmax_experiment",
-    "streaming_attention",
-    "sinusoidal_pe",
-    "pe_shift_matrix",
 ]
 
 #: The verdicts, in the order the summary lists them.
@@ -282,77 +279,3 @@ def describe_softmax_experiment(
         f"d_k = {d_k}: the largest weight is {p.max():.3f} (key {int(p.argmax()) + 1}), "
         f"the uniform weight would be {1 / p.size:.3f}."
     )
-
-
-# -- source 003: attention in O(N) extra memory -------------------------------------------------
-
-
-def streaming_attention(q, k, v_, block: int = 16):
-    """softmax(q k^T / sqrt(d_k)) v computed over key blocks with an online softmax.
-
-    Only one (n_q, block) tile of scores exists at a time, so the extra memory is
-    O(n_q * block) instead of O(n_q * n_k); the arithmetic is the same O(n_q n_k d).
-    Returns ``(output, peak_tile_size)``, the second being the largest number of
-    scores held at once. ``q`` is (n_q, d_k), ``k`` (n_k, d_k), ``v_`` (n_k, d_v).
-    """
-    q = v.finite_array("q", q, ndim_min=2)
-    k = v.finite_array("k", k, ndim_min=2)
-    val = v.finite_array("v", v_, ndim_min=2)
-    block = v.positive_int("block", block)
-    if q.ndim != 2 or k.ndim != 2 or val.ndim != 2:
-        raise ValueError("q, k and v must be 2-D arrays (one head, no batch axis)")
-    if q.shape[1] != k.shape[1]:
-        raise ValueError(f"q and k must share their last axis d_k, got {q.shape} and {k.shape}")
-    if val.shape[0] != k.shape[0]:
-        raise ValueError(f"v must have one row per key: k {k.shape}, v {val.shape}")
-    scale = 1.0 / np.sqrt(q.shape[1])
-    m = np.full(q.shape[0], -np.inf)
-    denom = np.zeros(q.shape[0])
-    acc = np.zeros((q.shape[0], val.shape[1]))
-    peak = 0
-    for start in range(0, k.shape[0], block):
-        s = (q @ k[start : start + block].T) * scale
-        peak = max(peak, s.size)
-        m_new = np.maximum(m, s.max(axis=1))
-        fix = np.exp(m - m_new)
-        e = np.exp(s - m_new[:, None])
-        denom = denom * fix + e.sum(axis=1)
-        acc = acc * fix[:, None] + e @ val[start : start + block]
-        m = m_new
-    return acc / denom[:, None], peak
-
-
-# -- source 001: sinusoidal positional encoding -------------------------------------------------
-
-
-def sinusoidal_pe(n_pos: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """PE[pos, 2i] = sin(pos / base^(2i/d_model)), PE[pos, 2i+1] = cos(same); shape (n_pos, d_model)."""
-    n_pos = v.positive_int("n_pos", n_pos)
-    d_model = v.positive_int("d_model", d_model)
-    base = v.finite_float("base", base, positive=True)
-    if d_model % 2:
-        raise ValueError(f"d_model must be even, got {d_model}")
-    freq = base ** (-np.arange(0, d_model, 2) / d_model)
-    angle = np.arange(n_pos)[:, None] * freq[None, :]
-    pe = np.empty((n_pos, d_model))
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angle), np.cos(angle)
-    return pe
-
-
-def pe_shift_matrix(k: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """The (d_model, d_model) block-diagonal rotation R_k with PE(pos + k) = R_k PE(pos) for every pos.
-
-    It depends on the offset ``k`` only, not on ``pos``: each (sin, cos) pair is
-    rotated by the angle k * frequency.
-    """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer, got {k!r}")
-    d_model = v.positive_int("d_model", d_model)
-    base = v.finite_float("base", base, positive=True)
-    if d_model % 2:
-        raise ValueError(f"d_model must be even, got {d_model}")
-    r = np.zeros((d_model, d_model))
-    for j, w in enumerate(base ** (-np.arange(0, d_model, 2) / d_model)):
-        c, s = np.cos(k * w), np.sin(k * w)
-        r[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = [[c, s], [-s, c]]
-    return r

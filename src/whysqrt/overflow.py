@@ -1,0 +1,472 @@
+"""Floating-point limits of softmax, masking, online softmax, and the classifier's softmax.
+
+Used by two chapters:
+
+* ``softmax-overflow``: :func:`exp_limits` (where ``exp`` overflows and underflows in a
+  dtype, found by bisection over the dtype's own values), :func:`masked_softmax` (safe
+  handling of fully masked rows), :func:`online_softmax_trace`, :func:`online_softmax`
+  and :func:`online_attention` (the blockwise softmax of FlashAttention), with the
+  figures :func:`exp_range_figure` and :func:`online_softmax_figure`;
+* ``classifier-softmax``: :func:`cross_entropy_grad`, :func:`saturation_gradients`,
+  :func:`output_logit_variance` and :data:`OUTPUT_INITS`, with the figure
+  :func:`saturation_figure`.
+
+Every numeric function validates its input (messages start with the parameter name) and
+returns finite values for finite input; the one deliberate exception is that
+:func:`exp_limits` *reports* thresholds, which are finite numbers by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .numerics import softmax, softmax_jacobian
+from .plots import COLORS, new_figure
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "exp_limits",
+    "masked_softmax",
+    "OnlineTrace",
+    "online_softmax_trace",
+    "online_softmax",
+    "online_attention",
+    "exp_range_figure",
+    "describe_exp_range_figure",
+    "online_softmax_figure",
+    "describe_online_softmax_figure",
+    "cross_entropy_grad",
+    "saturation_gradients",
+    "OUTPUT_INITS",
+    "output_logit_variance",
+    "saturation_figure",
+    "describe_saturation_figure",
+]
+
+#: The floating-point types the chapter compares, narrowest first.
+FLOAT_DTYPES = ("float16", "float32", "float64")
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _float_dtype(name: str, dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a numpy floating dtype, got {dtype!r}") from exc
+    if dt.name not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be one of {FLOAT_DTYPES}, got {dt.name}")
+    return dt
+
+
+# -- where exp overflows ---------------------------------------------------------
+def _bisect_bits(dt: np.dtype, ok) -> float:
+    """Largest non-negative value x of dtype ``dt`` with ``ok(x)`` true (``ok`` monotone)."""
+    uint = _UINT[dt.itemsize]
+    lo, hi = 0, int(np.array(np.finfo(dt).max, dtype=dt).view(uint))  # ok(lo) holds
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        x = np.array(mid, dtype=uint).view(dt)
+        lo, hi = (mid, hi) if ok(x) else (lo, mid)
+    return np.array(lo, dtype=uint).view(dt)
+
+
+def exp_limits(dtype) -> dict:
+    """Where ``np.exp`` stops being finite and non-zero *in* ``dtype``.
+
+    Returns a dict of Python floats: ``overflow`` (the largest x of that dtype whose
+    exp is finite), ``underflow`` (the most negative x whose exp is still > 0,
+    subnormals included), ``normal`` (the most negative x whose exp is still a normal
+    number, >= finfo.tiny), and ``max``/``tiny`` from ``np.finfo``. Found by bisection
+    over the dtype's bit patterns, so every value is computed, not quoted.
+    Used by ``softmax-overflow``.
+    """
+    dt = _float_dtype("dtype", dtype)
+    tiny = np.finfo(dt).tiny
+    with np.errstate(over="ignore", under="ignore"):
+        over = _bisect_bits(dt, lambda x: bool(np.isfinite(np.exp(x))))
+        under = _bisect_bits(dt, lambda x: bool(np.exp(-x) > 0))
+        normal = _bisect_bits(dt, lambda x: bool(np.exp(-x) >= tiny))
+    return {
+        "overflow": float(over),
+        "underflow": -float(under),
+        "normal": -float(normal),
+        "max": float(np.finfo(dt).max),
+        "tiny": float(tiny),
+    }
+
+
+# -- masking -----------------------------------------------------------------------
+def masked_softmax(scores, mask, axis: int = -1):
+    """Softmax over the allowed entries (``mask`` True) with fully masked rows set to 0.
+
+    Returns ``(weights, empty)``: ``weights`` has the shape of ``scores``, is 0 at
+    masked entries and sums to 1 over every row that has an allowed entry; rows with
+    no allowed entry are all 0 and flagged in the boolean ``empty`` (shape of the row
+    axis removed). This is the safe convention of blockwise kernels; the naive
+    ``-inf`` fill returns NaN there instead, and ``ws.scaled_dot_product_attention``
+    raises. Used by ``softmax-overflow``.
+    """
+    s = v.finite_array("scores", scores)
+    axis = v.axis_index("axis", axis, s.ndim)
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array, got dtype {m.dtype}")
+    try:
+        m = np.broadcast_to(m, s.shape)
+    except ValueError as exc:
+        raise ValueError(f"mask shape {m.shape} does not broadcast to scores {s.shape}") from exc
+    empty = ~m.any(axis=axis, keepdims=True)
+    row_max = np.max(np.where(m, s, -np.inf), axis=axis, keepdims=True)
+    row_max = np.where(empty, 0.0, row_max)
+    e = np.where(m, np.exp(np.where(m, s, row_max) - row_max), 0.0)
+    total = e.sum(axis=axis, keepdims=True)
+    weights = e / np.where(empty, 1.0, total)
+    return weights, np.squeeze(empty, axis=axis)
+
+
+# -- online softmax ------------------------------------------------------------------
+@dataclass(frozen=True)
+class OnlineTrace:
+    """State of the online softmax after each block: running max ``m`` and normaliser ``l``.
+
+    ``l[b] = sum over blocks 0..b of exp(x_j - m[b])``; ``bounds[b]`` is the block's
+    (start, stop). ``logsumexp`` is ``m[-1] + log(l[-1])``.
+    """
+
+    block_size: int
+    bounds: tuple
+    m: np.ndarray
+    l: np.ndarray  # noqa: E741 - the paper's name
+
+    @property
+    def logsumexp(self) -> float:
+        return float(self.m[-1] + np.log(self.l[-1]))
+
+
+def _block_size(block_size, n: int) -> int:
+    b = v.positive_int("block_size", block_size)
+    return min(b, n)
+
+
+def online_softmax_trace(x, block_size: int) -> OnlineTrace:
+    """One pass over the 1-D logits ``x`` in blocks (Milakov & Gimelshein 2018).
+
+    For each block: ``m_new = max(m, max(block))``,
+    ``l = l * exp(m - m_new) + sum(exp(block - m_new))``. Used by ``softmax-overflow``.
+    """
+    x = v.finite_array("x", x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    b = _block_size(block_size, x.size)
+    m, l_ = -np.inf, 0.0
+    ms, ls, bounds = [], [], []
+    for start in range(0, x.size, b):
+        blk = x[start : start + b]
+        m_new = max(m, float(blk.max()))
+        l_ = l_ * np.exp(m - m_new) + float(np.exp(blk - m_new).sum())
+        m = m_new
+        ms.append(m)
+        ls.append(l_)
+        bounds.append((start, min(start + b, x.size)))
+    return OnlineTrace(b, tuple(bounds), np.array(ms), np.array(ls))
+
+
+def online_softmax(x, block_size: int) -> np.ndarray:
+    """softmax(x) for 1-D ``x`` from the online statistics: ``exp(x - m) / l``."""
+    t = online_softmax_trace(x, block_size)
+    return np.exp(np.asarray(x, dtype=float) - t.m[-1]) / t.l[-1]
+
+
+def online_attention(q, k, v_, block_size: int, scale=None) -> np.ndarray:
+    """softmax(q k^T * scale) v computed over key blocks with a rescaled accumulator.
+
+    ``q`` (n_q, d_k), ``k`` (n_k, d_k), ``v_`` (n_k, d_v). Per block the running max
+    ``m``, normaliser ``l`` and unnormalised output ``acc`` are rescaled by
+    ``exp(m_old - m_new)``, as in FlashAttention (Dao et al. 2022); the n_q x n_k
+    score matrix is never held in memory at once. Used by ``softmax-overflow``.
+    """
+    q = v.finite_array("q", q, ndim_min=2)
+    k = v.finite_array("k", k, ndim_min=2)
+    val = v.finite_array("v", v_, ndim_min=2)
+    if q.ndim != 2 or k.ndim != 2 or val.ndim != 2:
+        raise ValueError(f"q, k and v must be 2-D, got {q.shape}, {k.shape}, {val.shape}")
+    if q.shape[1] != k.shape[1]:
+        raise ValueError(f"q and k must share their last axis d_k, got {q.shape} and {k.shape}")
+    if val.shape[0] != k.shape[0]:
+        raise ValueError(f"v must have one row per key: k has {k.shape[0]}, v shape {val.shape}")
+    s = (
+        1.0 / np.sqrt(q.shape[1])
+        if scale is None
+        else v.finite_float("scale", scale, positive=True)
+    )
+    b = _block_size(block_size, k.shape[0])
+    m = np.full((q.shape[0], 1), -np.inf)
+    l_ = np.zeros((q.shape[0], 1))
+    acc = np.zeros((q.shape[0], val.shape[1]))
+    for start in range(0, k.shape[0], b):
+        scores = (q @ k[start : start + b].T) * s
+        m_new = np.maximum(m, scores.max(axis=1, keepdims=True))
+        alpha, p = np.exp(m - m_new), np.exp(scores - m_new)
+        l_ = l_ * alpha + p.sum(axis=1, keepdims=True)
+        acc = acc * alpha + p @ val[start : start + b]
+        m = m_new
+    return acc / l_
+
+
+def _demo_logits(n: int, seed: int) -> np.ndarray:
+    """Logits whose maximum arrives late, so the running max changes several times."""
+    rng = np.random.default_rng(seed)
+    return np.linspace(-2.0, 4.0, n) + 1.5 * rng.standard_normal(n)
+
+
+def online_softmax_figure(block_size: int = 4, n: int = 32, seed: int = 0) -> Figure:
+    """Logits in blocks with the running max after each block (left) and the normaliser l (right).
+
+    The dashed line on the right is the direct normaliser sum(exp(x - max x)); the
+    online l meets it after the last block. Used by ``softmax-overflow``.
+    """
+    n = v.positive_int("n", n)
+    x = _demo_logits(n, seed)
+    t = online_softmax_trace(x, block_size)
+    fig, (ax, ax_l) = new_figure(2)
+    ax.bar(np.arange(n), x, color=COLORS["scaled"], alpha=0.5, width=0.8)
+    for i, (a, b) in enumerate(t.bounds):
+        ax.hlines(t.m[i], a - 0.5, b - 0.5, color=COLORS["unscaled"], lw=2.5)
+        if a:
+            ax.axvline(a - 0.5, color="0.6", lw=0.7)
+    ax.set_xlabel("position j (blocks separated by grey lines)")
+    ax.set_ylabel("logit $x_j$; running max $m$ (red)")
+    ax.set_title(f"block size {t.block_size}: {len(t.bounds)} blocks", fontsize=10)
+    direct = float(np.exp(x - x.max()).sum())
+    rescaled = t.l * np.exp(t.m - t.m[-1])
+    ax_l.step(
+        np.arange(1, len(t.l) + 1),
+        rescaled,
+        where="mid",
+        color=COLORS["unscaled"],
+        marker="o",
+        ms=3,
+        label=r"online $l_b\,e^{m_b-m}$",
+    )
+    ax_l.axhline(direct, color=COLORS["theory"], ls="--", lw=1, label="direct normaliser")
+    ax_l.set_xlabel("after block b")
+    ax_l.set_ylabel("normaliser, relative to final max")
+    ax_l.set_ylim(0, direct * 1.35)
+    ax_l.legend(fontsize=8, frameon=False, loc="upper left")
+    ax_l.set_title(f"final l = {t.l[-1]:.4f}, direct = {direct:.4f}", fontsize=10)
+    return fig
+
+
+def describe_online_softmax_figure(block_size: int = 4, n: int = 32, seed: int = 0) -> str:
+    """Alt text for :func:`online_softmax_figure` at the same parameters."""
+    x = _demo_logits(v.positive_int("n", n), seed)
+    t = online_softmax_trace(x, block_size)
+    changes = int(np.sum(np.diff(t.m) > 0))
+    return (
+        f"{n} logits split into {len(t.bounds)} blocks of size {t.block_size}; the running "
+        f"maximum rises {changes} times after the first block and ends at {t.m[-1]:.3f}; the "
+        f"online normaliser ends at {t.l[-1]:.4f}, equal to the direct value "
+        f"{np.exp(x - x.max()).sum():.4f}."
+    )
+
+
+def exp_range_figure() -> Figure:
+    """For each dtype, the interval of x where exp(x) is finite and non-zero (symlog axis)."""
+    fig, (ax,) = new_figure(figsize=(6.4, 2.6))
+    for i, name in enumerate(FLOAT_DTYPES):
+        lim = exp_limits(name)
+        ax.plot(
+            [lim["underflow"], lim["overflow"]],
+            [i, i],
+            color=COLORS["scaled"],
+            lw=6,
+            solid_capstyle="butt",
+        )
+        ax.plot([lim["normal"], lim["overflow"]], [i, i], color=COLORS["unscaled"], lw=2)
+        ax.annotate(
+            f"{lim['overflow']:.4g}",
+            (lim["overflow"], i),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=8,
+        )
+        ax.annotate(
+            f"{lim['underflow']:.4g}",
+            (lim["underflow"], i),
+            xytext=(-4, 4),
+            textcoords="offset points",
+            fontsize=8,
+            ha="right",
+        )
+    ax.set_yticks(range(len(FLOAT_DTYPES)), FLOAT_DTYPES)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(-2000, 2000)
+    ax.set_ylim(-0.6, len(FLOAT_DTYPES) - 0.3)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("x (symmetric log scale)")
+    ax.set_title("exp(x) finite and non-zero (thick); a normal number (thin red)", fontsize=10)
+    return fig
+
+
+def describe_exp_range_figure() -> str:
+    """Alt text for :func:`exp_range_figure`."""
+    parts = []
+    for name in FLOAT_DTYPES:
+        lim = exp_limits(name)
+        parts.append(f"{name}: from {lim['underflow']:.4g} to {lim['overflow']:.4g}")
+    return (
+        "Horizontal bars of the x range where exp(x) is finite and non-zero: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+# -- the classifier's softmax ---------------------------------------------------------
+def cross_entropy_grad(logits, target: int) -> np.ndarray:
+    """Gradient of -log softmax(logits)[target] with respect to the 1-D ``logits``: p - y."""
+    z = v.finite_array("logits", logits)
+    if z.ndim != 1:
+        raise ValueError(f"logits must be 1-D, got shape {z.shape}")
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+        raise TypeError(f"target must be an integer class index, got {target!r}")
+    if not 0 <= target < z.size:
+        raise ValueError(f"target must lie in [0, {z.size - 1}], got {target}")
+    g = softmax(z)
+    g[target] -= 1.0
+    return g
+
+
+def _base_logits(n_classes: int, seed: int) -> np.ndarray:
+    u = np.random.default_rng(seed).standard_normal(n_classes)
+    return u / u.std()
+
+
+def saturation_gradients(scale: float, n_classes: int = 10, seed: int = 0) -> dict:
+    """Gradient sizes when the logits ``scale * u`` (u fixed, unit spread) saturate.
+
+    Returns Python floats: ``p_max``; ``ce_wrong`` and ``ce_right``, the norm of the
+    cross-entropy gradient p - y when the target is the smallest / the largest logit;
+    ``jac``, the spectral norm of the softmax Jacobian diag(p) - p p^T (the factor by
+    which an attention-style loss reaches the logits). Used by ``classifier-softmax``.
+    """
+    scale = v.finite_float("scale", scale, positive=True)
+    n_classes = v.positive_int("n_classes", n_classes)
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    z = scale * _base_logits(n_classes, seed)
+    p = softmax(z)
+    return {
+        "p_max": float(p.max()),
+        "ce_wrong": float(np.linalg.norm(cross_entropy_grad(z, int(np.argmin(z))))),
+        "ce_right": float(np.linalg.norm(cross_entropy_grad(z, int(np.argmax(z))))),
+        "jac": float(np.linalg.norm(softmax_jacobian(p), 2)),
+    }
+
+
+#: Initialisations of the output layer's weight rows w_c: name -> (label, weight variance as
+#: a function of d_model and the number of classes).
+OUTPUT_INITS = {
+    "unit": ("N(0, 1)", lambda d, c: 1.0),
+    "bert": ("N(0, 0.02²) (BERT, GPT-2)", lambda d, c: 0.02**2),
+    "lecun": ("LeCun / tied embedding N(0, 1/d)", lambda d, c: 1.0 / d),
+    "glorot": ("Glorot: 2/(d + C)", lambda d, c: 2.0 / (d + c)),
+}
+
+
+def output_logit_variance(
+    d_model: int, n_classes: int, init: str, n: int = 2000, seed: int = 0
+) -> dict:
+    """Variance of the output logits h·w_c at initialisation, exact and by simulation.
+
+    h has i.i.d. N(0, 1) components (a LayerNorm output), w_c i.i.d. N(0, s²) with s²
+    from :data:`OUTPUT_INITS`; the exact variance is d_model * s². Returns floats
+    ``exact``, ``sample`` and its standard error ``se``. Used by ``classifier-softmax``.
+    """
+    d = v.positive_int("d_model", d_model)
+    c = v.positive_int("n_classes", n_classes)
+    n = v.positive_int("n", n)
+    if init not in OUTPUT_INITS:
+        raise ValueError(f"init must be one of {sorted(OUTPUT_INITS)}, got {init!r}")
+    var_w = OUTPUT_INITS[init][1](d, c)
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((n, d))
+    w = rng.standard_normal((d, c)) * np.sqrt(var_w)
+    logits = (h @ w).ravel()
+    sample = float(logits.var(ddof=1))
+    # Rows share W, so the n*c logits are not independent: use the per-column variances.
+    col = (h @ w).var(axis=0, ddof=1)
+    return {"exact": d * var_w, "sample": sample, "se": float(col.std(ddof=1) / np.sqrt(c))}
+
+
+_SCALES = np.geomspace(0.1, 100.0, 121)
+
+
+@lru_cache(maxsize=16)
+def _saturation_curves(n_classes: int, seed: int) -> dict:
+    """:func:`saturation_gradients` over ``_SCALES`` (cached: every slider frame reuses it)."""
+    curves = [saturation_gradients(float(s), n_classes, seed) for s in _SCALES]
+    return {key: np.array([c[key] for c in curves]) for key in curves[0]}
+
+
+def saturation_figure(
+    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0
+) -> Figure:
+    """Left: p for the logits ``scale * u``; right: gradient sizes against the scale.
+
+    The right panel shows the cross-entropy gradient norm ||p - y|| (target wrong or
+    right) and the spectral norm of the softmax Jacobian, with the current scale
+    marked. Used by ``classifier-softmax``.
+    """
+    if not isinstance(correct, (bool, np.bool_)):
+        raise TypeError(f"correct must be True or False, got {correct!r}")
+    g = saturation_gradients(scale, n_classes, seed)
+    z = scale * _base_logits(n_classes, seed)
+    p = softmax(z)
+    target = int(np.argmax(z) if correct else np.argmin(z))
+    fig, (ax_p, ax_g) = new_figure(2)
+    colors = [COLORS["unscaled"] if j == target else COLORS["scaled"] for j in range(n_classes)]
+    ax_p.bar(np.arange(n_classes), p, color=colors)
+    ax_p.set_ylim(0, 1.05)
+    ax_p.set_xlabel("class (red = target)")
+    ax_p.set_ylabel("p = softmax(logits)")
+    ax_p.set_title(f"scale {scale:g}: max p = {g['p_max']:.3f}", fontsize=10)
+    curves = _saturation_curves(n_classes, seed)
+    key = "ce_right" if correct else "ce_wrong"
+    ax_g.loglog(
+        _SCALES,
+        np.maximum(curves[key], 1e-30),
+        color=COLORS["unscaled"],
+        label=r"cross-entropy $\|p-y\|$",
+    )
+    ax_g.loglog(
+        _SCALES,
+        np.maximum(curves["jac"], 1e-30),
+        color=COLORS["scaled"],
+        label=r"softmax Jacobian $\|J\|_2$",
+    )
+    ax_g.plot([scale], [max(g[key], 1e-30)], "o", color=COLORS["unscaled"])
+    ax_g.plot([scale], [max(g["jac"], 1e-30)], "o", color=COLORS["scaled"])
+    ax_g.set_ylim(1e-12, 3)
+    ax_g.set_xlabel("logit scale")
+    ax_g.set_title("target " + ("= largest logit" if correct else "= smallest logit"), fontsize=10)
+    ax_g.legend(fontsize=8, frameon=False, loc="lower left")
+    return fig
+
+
+def describe_saturation_figure(
+    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0
+) -> str:
+    """Alt text for :func:`saturation_figure` at the same parameters."""
+    g = saturation_gradients(scale, n_classes, seed)
+    which = "the largest logit (a correct prediction)" if correct else "the smallest logit (wrong)"
+    ce = g["ce_right"] if correct else g["ce_wrong"]
+    return (
+        f"Softmax of {n_classes} logits at scale {scale:g}: largest probability "
+        f"{g['p_max']:.3f}. With the target at {which}, the cross-entropy gradient norm is "
+        f"{ce:.3g}, while the softmax Jacobian's norm is {g['jac']:.3g}."
+    )

@@ -1,0 +1,226 @@
+"""whysqrt.overflow: exp limits, masking, online softmax/attention, the classifier's softmax."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from matplotlib.figure import Figure
+
+import whysqrt as ws
+
+o = ws.overflow
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+# -- exp limits ------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", o.FLOAT_DTYPES)
+def test_exp_limits_are_tight(dtype):
+    lim = o.exp_limits(dtype)
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        x = dt.type(lim["overflow"])
+        assert np.isfinite(np.exp(x)) and not np.isfinite(np.exp(np.nextafter(x, dt.type(np.inf))))
+        u = dt.type(lim["underflow"])
+        assert np.exp(u) > 0 and np.exp(np.nextafter(u, dt.type(-np.inf))) == 0
+        nrm = dt.type(lim["normal"])
+        assert np.exp(nrm) >= np.finfo(dt).tiny > np.exp(np.nextafter(nrm, dt.type(-np.inf)))
+
+
+@pytest.mark.parametrize("dtype", o.FLOAT_DTYPES)
+def test_exp_limits_near_log_of_max(dtype):
+    lim = o.exp_limits(dtype)
+    fi = np.finfo(dtype)
+    # within one spacing (plus rounding) of log(max) and log(smallest subnormal / 2)
+    assert lim["overflow"] == pytest.approx(math.log(float(fi.max)), abs=0.01)
+    smallest = float(fi.smallest_subnormal)
+    assert lim["underflow"] == pytest.approx(math.log(smallest) - math.log(2), abs=0.05)
+
+
+def test_float16_overflow_value_by_hand():
+    # log(65504) = 11.0898; float16 spacing at 8..16 is 2**-7, and exp(11.09375) > 65520
+    assert o.exp_limits("float16")["overflow"] == 11.0859375
+
+
+@pytest.mark.parametrize(
+    "bad, exc", [("int32", ValueError), ("float128x", TypeError), (object, ValueError)]
+)
+def test_exp_limits_bad_dtype(bad, exc):
+    with pytest.raises((ValueError, TypeError), match=r"^dtype"):
+        o.exp_limits(bad)
+
+
+# -- masking --------------------------------------------------------------------------
+def test_masked_softmax_known_values_and_empty_row():
+    s = np.array([[0.0, 5.0, np.log(3.0)], [1.0, 2.0, 3.0]])
+    m = np.array([[True, False, True], [False, False, False]])
+    w, empty = o.masked_softmax(s, m)
+    np.testing.assert_allclose(w[0], [0.25, 0.0, 0.75])
+    np.testing.assert_array_equal(w[1], 0.0)
+    assert empty.tolist() == [False, True]
+
+
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 9)), elements=finite), st.data()
+)
+def test_masked_softmax_matches_attention_on_nonempty_rows(s, data):
+    m = data.draw(arrays(np.bool_, s.shape))
+    w, empty = o.masked_softmax(s, m)
+    assert np.all(np.isfinite(w))
+    np.testing.assert_allclose(w.sum(axis=-1), np.where(empty, 0.0, 1.0), atol=1e-12)
+    assert np.all(w[~m] == 0)
+    rows = ~empty
+    if rows.any():
+        expected = ws.softmax(np.where(m[rows], s[rows], -1e300))
+        np.testing.assert_allclose(w[rows], expected, atol=1e-12)
+
+
+def test_masked_softmax_bad_input():
+    with pytest.raises(TypeError, match=r"^mask"):
+        o.masked_softmax(np.zeros((2, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"^mask"):
+        o.masked_softmax(np.zeros((2, 3)), np.ones((2, 4), dtype=bool))
+    with pytest.raises(ValueError, match=r"^scores"):
+        o.masked_softmax(np.array([[np.nan, 1.0]]), np.ones((1, 2), dtype=bool))
+    with pytest.raises(ValueError, match=r"^scores"):
+        o.masked_softmax(np.zeros((0,)), np.ones(0, dtype=bool))
+    with pytest.raises(TypeError, match=r"^scores"):
+        o.masked_softmax(np.array(["a"]), np.ones(1, dtype=bool))
+
+
+# -- online softmax and attention ---------------------------------------------------------
+@given(arrays(np.float64, st.integers(1, 40), elements=finite))
+def test_online_softmax_equals_direct_for_every_block_size(x):
+    direct = ws.softmax(x)
+    for b in range(1, x.size + 2):
+        np.testing.assert_allclose(o.online_softmax(x, b), direct, rtol=1e-10, atol=1e-300)
+        assert o.online_softmax_trace(x, b).logsumexp == pytest.approx(
+            float(ws.logsumexp(x)), rel=1e-12, abs=1e-12
+        )
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.integers(1, 5),
+    st.integers(1, 17),
+    st.integers(1, 6),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.1, 30.0),
+)
+def test_online_attention_equals_direct_for_every_block_size(n_q, n_k, d_k, d_v, seed, spread):
+    rng = np.random.default_rng(seed)
+    q, k = spread * rng.standard_normal((n_q, d_k)), spread * rng.standard_normal((n_k, d_k))
+    val = rng.standard_normal((n_k, d_v))
+    direct, _ = ws.scaled_dot_product_attention(q, k, val)
+    for b in range(1, n_k + 1):
+        np.testing.assert_allclose(o.online_attention(q, k, val, b), direct, rtol=1e-9, atol=1e-12)
+
+
+def test_online_trace_by_hand():
+    t = o.online_softmax_trace([0.0, 1.0, 3.0], 2)
+    np.testing.assert_allclose(t.m, [1.0, 3.0])
+    np.testing.assert_allclose(t.l, [1 + math.exp(-1), math.exp(-3) + math.exp(-2) + 1])
+    assert t.bounds == ((0, 2), (2, 3))
+
+
+def test_online_softmax_survives_float64_overflow_range():
+    x = np.array([1000.0, 999.0, -1000.0])
+    np.testing.assert_allclose(o.online_softmax(x, 1), ws.softmax(x))
+
+
+def test_online_bad_input():
+    with pytest.raises(ValueError, match=r"^block_size"):
+        o.online_softmax([1.0, 2.0], 0)
+    with pytest.raises(TypeError, match=r"^block_size"):
+        o.online_softmax([1.0, 2.0], 1.5)
+    with pytest.raises(ValueError, match=r"^x"):
+        o.online_softmax_trace(np.zeros((2, 2)), 1)
+    with pytest.raises(ValueError, match=r"^x"):
+        o.online_softmax([np.inf], 1)
+    with pytest.raises(ValueError, match=r"^x"):
+        o.online_softmax([], 1)
+    with pytest.raises(ValueError, match=r"^q"):
+        o.online_attention(np.zeros((2, 3)), np.zeros((4, 2)), np.zeros((4, 1)), 2)
+    with pytest.raises(ValueError, match=r"^v"):
+        o.online_attention(np.zeros((2, 3)), np.zeros((4, 3)), np.zeros((3, 1)), 2)
+    with pytest.raises(ValueError, match=r"^scale"):
+        o.online_attention(np.zeros((2, 3)), np.zeros((4, 3)), np.zeros((4, 1)), 2, scale=-1.0)
+
+
+# -- the classifier's softmax -------------------------------------------------------------
+def test_cross_entropy_grad_matches_finite_differences():
+    z = np.array([0.3, -1.2, 2.0, 0.0])
+
+    def loss(z_):
+        return -float(ws.log_softmax(z_)[1])
+
+    eps = 1e-6
+    num = np.array([(loss(z + eps * e) - loss(z - eps * e)) / (2 * eps) for e in np.eye(4)])
+    np.testing.assert_allclose(o.cross_entropy_grad(z, 1), num, atol=1e-8)
+
+
+@given(arrays(np.float64, st.integers(2, 12), elements=st.floats(-50, 50)), st.data())
+def test_cross_entropy_grad_sums_to_zero_and_is_bounded(z, data):
+    t = data.draw(st.integers(0, z.size - 1))
+    g = o.cross_entropy_grad(z, t)
+    assert abs(g.sum()) < 1e-12 and np.linalg.norm(g) <= math.sqrt(2) + 1e-12
+    assert g[t] <= 0
+
+
+def test_saturation_contrast():
+    small, big = o.saturation_gradients(0.1), o.saturation_gradients(50.0)
+    assert big["ce_wrong"] > 1.3 and big["jac"] < 1e-6 and big["ce_right"] < 1e-6
+    assert small["jac"] > big["jac"] and small["p_max"] < big["p_max"]
+
+
+@pytest.mark.parametrize("init", sorted(o.OUTPUT_INITS))
+def test_output_logit_variance_matches_formula(init):
+    r = o.output_logit_variance(64, 50, init, n=2000, seed=3)
+    assert abs(r["sample"] - r["exact"]) < 5 * r["se"] + 0.05 * r["exact"]
+
+
+def test_output_logit_variance_by_hand():
+    assert o.output_logit_variance(512, 10, "unit", n=10)["exact"] == 512
+    assert o.output_logit_variance(512, 10, "lecun", n=10)["exact"] == pytest.approx(1.0)
+
+
+def test_classifier_bad_input():
+    with pytest.raises(ValueError, match=r"^target"):
+        o.cross_entropy_grad([1.0, 2.0], 2)
+    with pytest.raises(TypeError, match=r"^target"):
+        o.cross_entropy_grad([1.0, 2.0], 0.5)
+    with pytest.raises(ValueError, match=r"^logits"):
+        o.cross_entropy_grad([[1.0, 2.0]], 0)
+    with pytest.raises(ValueError, match=r"^scale"):
+        o.saturation_gradients(0.0)
+    with pytest.raises(ValueError, match=r"^n_classes"):
+        o.saturation_gradients(1.0, n_classes=1)
+    with pytest.raises(ValueError, match=r"^init"):
+        o.output_logit_variance(8, 2, "he")
+    with pytest.raises(ValueError, match=r"^d_model"):
+        o.output_logit_variance(0, 2, "unit")
+
+
+# -- figures -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make, describe, params",
+    [
+        (o.online_softmax_figure, o.describe_online_softmax_figure, {"block_size": 5}),
+        (o.saturation_figure, o.describe_saturation_figure, {"scale": 8.0, "correct": True}),
+        (o.exp_range_figure, o.describe_exp_range_figure, {}),
+    ],
+)
+def test_figures_and_alt_text(make, describe, params):
+    assert isinstance(make(**params), Figure)
+    text = describe(**params)
+    assert isinstance(text, str) and len(text) > 40
+
+
+def test_figure_bad_input():
+    with pytest.raises(TypeError, match=r"^correct"):
+        o.saturation_figure(1.0, correct="yes")
+    with pytest.raises(ValueError, match=r"^block_size"):
+        o.online_softmax_figure(block_size=0)
