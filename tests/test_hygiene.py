@@ -110,3 +110,15 @@ def test_requirements_pin_jupyter_book_1():
     assert re.search(r"^jupyter-book==1\.", req, re.M)
     pins = [line for line in req.splitlines() if line and not line.startswith(("#", "-e"))]
     assert all("==" in line for line in pins), "every runtime requirement is pinned exactly"
+
+
+def test_bibliography_entries_are_complete_and_unique():
+    import pybtex.database
+
+    text = (ROOT / "references.bib").read_text(encoding="utf-8")
+    keys = re.findall(r"^@\w+\{([^,]+),", text, re.M)
+    assert len(keys) == len(set(keys)), "duplicate bibtex keys"
+    bib = pybtex.database.parse_string(text, "bibtex")
+    for key, entry in bib.entries.items():
+        assert "title" in entry.fields and "year" in entry.fields, key
+        assert entry.persons.get("author") or "howpublished" in entry.fields, key
