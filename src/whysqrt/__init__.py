@@ -10,12 +10,15 @@ Modules:
 * :mod:`whysqrt.numerics` - softmax, attention scores, samples of q·k (validated input)
 * :mod:`whysqrt.symbolic` - SymPy derivations
 * :mod:`whysqrt.experiments` - seeded Monte Carlo experiments
+* :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
+* :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
 from . import experiments, interactive, numerics, plots, symbolic
+from . import sharpness, training
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
 from .numerics import (
@@ -50,7 +53,9 @@ __all__ = [
     "product_moments",
     "sample_qk",
     "scaled_dot_product_attention",
+    "sharpness",
     "softmax",
     "softmax_jacobian",
     "symbolic",
+    "training",
 ]
