@@ -19,7 +19,7 @@ The layer, for one example with inputs x_0 (query token) and x_1..x_n (key token
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -31,7 +31,8 @@ from .plots import COLORS, new_figure
 from .sharpness import draw_weights, random_logits
 
 __all__ = ["Task", "make_task", "init_params", "loss_and_grads", "TrainResult", "train",
-           "alpha_panel", "describe_alpha_panel", "training_curves",
+           "LrSweep", "lr_sweep", "lr_sweep_figure",
+           "describe_lr_sweep_figure", "alpha_panel", "describe_alpha_panel", "training_curves",
            "describe_training_curves"]
 
 ALPHA_COLORS = {0.0: COLORS["unscaled"], 0.5: COLORS["scaled"], 1.0: "#009E73"}
@@ -116,17 +117,17 @@ def loss_and_grads(params, task: Task, alpha: float = 0.5):
     x0, xk = task.x[:, 0], task.x[:, 1:]
     q = x0 @ wq.T                                  # (B, d_k)
     k = xk @ wk.T                                  # (B, n, d_k)
-    s = c * np.einsum("bd,bnd->bn", q, k)
+    s = c * (k @ q[:, :, None])[..., 0]           # (B, n)
     p = softmax(s, axis=-1)
-    o = np.einsum("bn,bnv->bv", p, task.values)
+    o = (p[:, None, :] @ task.values)[:, 0]        # (B, d_v)
     delta = o - task.y
     batch = len(delta)
     loss = 0.5 * float(np.mean(np.sum(delta**2, axis=1)))
-    u = np.einsum("bnv,bv->bn", task.values, delta)
+    u = (task.values @ delta[:, :, None])[..., 0]  # (B, n)
     g = p * (u - np.sum(p * u, axis=1, keepdims=True))
-    dq = c * np.einsum("bn,bnd->bd", g, k)
-    dk = c * g[:, :, None] * q[:, None, :]
-    grads = {"W_Q": dq.T @ x0 / batch, "W_K": np.einsum("bnd,bnm->dm", dk, xk) / batch}
+    dq = c * (g[:, None, :] @ k)[:, 0]             # (B, d_k)
+    gx = (g[:, None, :] @ xk)[:, 0]                # sum_j g_j x_j, (B, d_model)
+    grads = {"W_Q": dq.T @ x0 / batch, "W_K": c * q.T @ gx / batch}
     return loss, grads, p
 
 
@@ -160,21 +161,59 @@ def train(d_k: int, alphas=(0.0, 0.5, 1.0), lr: float = 1.0, steps: int = 300,
     if not alphas:
         raise ValueError("alphas must not be empty")
     out = {name: {} for name in ("loss", "grad_norm", "accuracy", "init_entropy")}
+    data = make_task(steps * batch, n_keys, d_model, rng=np.random.default_rng(seed + 1))
+    tasks = [Task(data.x[t * batch:(t + 1) * batch], data.values[t * batch:(t + 1) * batch],
+                  data.target[t * batch:(t + 1) * batch]) for t in range(steps)]
     for a in alphas:
         params = init_params(d_model, d_k, seed)
-        rng = np.random.default_rng(seed + 1)
         rec = np.empty((3, steps))
-        for t in range(steps):
-            task = make_task(batch, n_keys, d_model, rng=rng)
+        for t, task in enumerate(tasks):
             loss, grads, p = loss_and_grads(params, task, a)
             gn = np.sqrt(sum(float(np.sum(g**2)) for g in grads.values()))
             rec[:, t] = loss, gn, np.mean(p.argmax(axis=1) == task.target)
             if t == 0:
                 out["init_entropy"][a] = float(np.mean(entropy(p, axis=-1)))
-            for name in params:
-                params[name] = params[name] - lr * grads[name]
+            params = {name: params[name] - lr * grads[name] for name in params}
         out["loss"][a], out["grad_norm"][a], out["accuracy"][a] = rec
     return TrainResult(d_k, lr, alphas, **out)
+
+
+@dataclass(frozen=True)
+class LrSweep:
+    """Final training loss ``loss[i, j, l]`` for d_ks[i], alphas[j], lrs[l] (mean of the last 50 steps)."""
+
+    d_ks: tuple
+    alphas: tuple
+    lrs: tuple
+    loss: np.ndarray
+    runs: dict = field(default_factory=dict, repr=False)  # (d_k, lr) -> TrainResult
+
+    def best_alpha(self, d_k: int, lr: float) -> float:
+        """The alpha with the lowest final loss at (d_k, lr)."""
+        i, l = self.d_ks.index(d_k), self.lrs.index(lr)
+        return self.alphas[int(np.argmin(self.loss[i, :, l]))]
+
+    def best(self, d_k: int, alpha: float) -> tuple[float, float]:
+        """(lowest final loss over the learning rates, the learning rate that reached it)."""
+        i, j = self.d_ks.index(d_k), self.alphas.index(alpha)
+        l = int(np.argmin(self.loss[i, j]))
+        return float(self.loss[i, j, l]), self.lrs[l]
+
+
+def lr_sweep(d_ks=(16, 64, 256), lrs=(0.1, 0.3, 1.0, 3.0, 10.0), alphas=(0.0, 0.5, 1.0),
+             steps: int = 200, seed: int = 0) -> LrSweep:
+    """:func:`train` on every (d_k, learning rate) and record each alpha's final loss."""
+    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
+    lrs = tuple(v.finite_float("lrs", x, positive=True) for x in lrs)
+    if not d_ks or not lrs:
+        raise ValueError("d_ks and lrs must not be empty")
+    loss = np.empty((len(d_ks), len(alphas), len(lrs)))
+    runs = {}
+    for i, d in enumerate(d_ks):
+        for l, lr in enumerate(lrs):
+            runs[d, lr] = r = train(d, alphas, lr=lr, steps=steps, seed=seed)
+            loss[i, :, l] = [r.final_loss(a) for a in r.alphas]
+    return LrSweep(d_ks, tuple(float(a) for a in alphas), lrs, loss, runs)
 
 
 # -- figures -------------------------------------------------------------------
@@ -217,6 +256,35 @@ def describe_alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, se
     return (f"Logits divided by d_k to the power {alpha:g} at d_k = {d_k}: predicted logit variance "
             f"{d_k ** (1 - 2 * alpha):.3g}, sampled {var:.3g}; one query's largest weight over "
             f"{n_keys} keys is {max(p):.3f}, entropy {entropy(np.array(p)):.2f} nats.")
+
+
+def lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> Figure:
+    """Final loss against the learning rate, one panel per d_k, one line per alpha."""
+    if not isinstance(sweep, LrSweep):
+        raise TypeError(f"sweep must be an LrSweep, got {type(sweep).__name__}")
+    fig, axes = new_figure(len(sweep.d_ks))
+    for i, (ax, d) in enumerate(zip(axes, sweep.d_ks)):
+        for j, a in enumerate(sweep.alphas):
+            ax.semilogx(sweep.lrs, sweep.loss[i, j], "o-", ms=3,
+                        color=ALPHA_COLORS.get(a, COLORS["theory"]), label=f"α = {a:g}")
+        if chance is not None:
+            ax.axhline(chance, color=COLORS["theory"], lw=0.8, ls="--")
+        ax.set_title(f"$d_k$ = {d}", fontsize=10)
+        ax.set_xlabel("learning rate")
+        ax.set_ylim(0, max(0.7, float(np.nanmax(sweep.loss)) * 1.05))
+    axes[0].set_ylabel("final loss")
+    axes[0].legend(fontsize=7, frameon=False)
+    return fig
+
+
+def describe_lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> str:
+    """Alt text for :func:`lr_sweep_figure`."""
+    parts = []
+    for d in sweep.d_ks:
+        best = [f"alpha {a:g} reaches {sweep.best(d, a)[0]:.3f} at lr {sweep.best(d, a)[1]:g}"
+                for a in sweep.alphas]
+        parts.append(f"d_k = {d}: " + ", ".join(best))
+    return "Final training loss against the learning rate per d_k; " + "; ".join(parts) + "."
 
 
 def _smooth(x: np.ndarray, w: int = 15) -> np.ndarray:
