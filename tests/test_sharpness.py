@@ -121,7 +121,7 @@ def test_figures_are_new_deterministic_and_described():
     assert "64" in alt and f"{p.max():.3f}" in alt
     assert len(sh.source001_grid(n_keys=6).axes) == 4
     assert "d_k = 100" in sh.describe_source001_grid(n_keys=6)
-    assert len(sh.temperature_panel(factor=3.0, n_keys=8).axes) == 3
+    assert len(sh.temperature_panel(factor=3.0, n_keys=8).axes) == 2
     assert "c = 3" in sh.describe_temperature_panel(factor=3.0, n_keys=8)
     t = sh.sharpness_sweep(d_ks=(1, 4), n_keys=4, n_rows=20)
     assert len(sh.sharpness_vs_dk(t).axes) == 4 and "4 keys" in sh.describe_sharpness_vs_dk(t)
