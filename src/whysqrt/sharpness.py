@@ -300,7 +300,7 @@ def temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed
     ax_c.semilogx(cur["factor"], cur["grad_norm"], color=COLORS["unscaled"], lw=2,
                   label="c‖J‖ = ‖∂p/∂s‖")
     ax_c.axvline(factor, color=COLORS["theory"], lw=1, ls=":")
-    ax_c.set_ylim(0, 1.05)
+    ax_c.set_ylim(0, max(1.05, 1.08 * float(cur["grad_norm"].max())))
     ax_c.set_xlabel("factor c")
     ax_c.set_title(f"over 500 queries (median row), $d_k$ = {d_k}", fontsize=10)
     ax_c.legend(fontsize=7, frameon=False, loc="center left")
