@@ -272,7 +272,7 @@ def describe_sharpness_vs_dk(table: SharpnessTable) -> str:
             f"all four stay flat (largest weight {s:.3f} at d_k = {last}).")
 
 
-_FACTORS = np.geomspace(1e-2, 1e2, 81)
+_FACTORS = np.geomspace(1e-2, 1e2, 41)
 
 
 @lru_cache(maxsize=8)
@@ -302,6 +302,7 @@ def temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed
     ax_c.axvline(factor, color=COLORS["theory"], lw=1, ls=":")
     ax_c.set_ylim(0, max(1.05, 1.08 * float(cur["grad_norm"].max())))
     ax_c.set_xlabel("factor c")
+    ax_c.minorticks_off()
     ax_c.set_title(f"over 500 queries (median row), $d_k$ = {d_k}", fontsize=10)
     ax_c.legend(fontsize=7, frameon=False, loc="center left")
     return fig
