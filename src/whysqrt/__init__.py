@@ -13,6 +13,8 @@ Modules:
 * :mod:`whysqrt.heads` - multi-head, multi-query and grouped-query attention, KV cache
 * :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
 * :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
+* :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
+* :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
@@ -32,7 +34,9 @@ from . import (
     plots,
     positional,
     scoring,
+    sharpness,
     symbolic,
+    training,
 )
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
@@ -74,7 +78,9 @@ __all__ = [
     "sample_qk",
     "scoring",
     "scaled_dot_product_attention",
+    "sharpness",
     "softmax",
     "softmax_jacobian",
     "symbolic",
+    "training",
 ]
