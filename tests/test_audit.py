@@ -158,3 +158,22 @@ def test_experiment_bad_input(kw, exc, name):
     args = {"d_k": 10, "scaled": False, "n_keys": 5, "seed": 0, **kw}
     with pytest.raises(exc, match=rf"^{name}\b"):
         A.softmax_experiment_weights(**args)
+
+
+def test_corrections_link_the_chapters_they_name():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for slug in A.CHAPTERS:
+        assert (root / "book" / f"{slug}.md").exists(), slug
+    c = A.claim(
+        source="000",
+        quote="q",
+        translation="t",
+        verdict="correct",
+        correction="See the why-sqrt chapter, not why-sqrt-x.",
+        anchor="audit-x",
+    )
+    html = A.table_html([c]).html
+    assert '<a href="../book/why-sqrt.html">why-sqrt</a> chapter' in html
+    assert "why-sqrt-x" in html and 'href="../book/why-sqrt-x' not in html

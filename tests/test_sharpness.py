@@ -13,8 +13,9 @@ import whysqrt as ws
 from whysqrt.interactive import png_bytes
 
 sh = ws.sharpness
-logit_rows = arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(2, 9)),
-                    elements=st.floats(-60, 60))
+logit_rows = arrays(
+    np.float64, st.tuples(st.integers(1, 4), st.integers(2, 9)), elements=st.floats(-60, 60)
+)
 
 
 def test_random_logits_are_dot_products_of_the_seeded_draws():
@@ -85,27 +86,30 @@ def test_temperature_curves_vanish_at_both_ends():
     assert c["entropy"][0] == pytest.approx(math.log(8), abs=1e-3)
 
 
-@pytest.mark.parametrize("call, name, exc", [
-    (lambda: sh.random_logits(0, 4), "d_k", ValueError),
-    (lambda: sh.random_logits(4.5, 4), "d_k", TypeError),
-    (lambda: sh.random_logits(4, 0), "n_keys", ValueError),
-    (lambda: sh.random_logits(4, 4, factor=float("nan")), "factor", ValueError),
-    (lambda: sh.random_logits(4, 4, factor="big"), "factor", TypeError),
-    (lambda: sh.jacobian_norms([0.5, 0.5]), "p", ValueError),
-    (lambda: sh.jacobian_norms([[0.5, 0.6]]), "p", ValueError),
-    (lambda: sh.jacobian_norms(np.empty((0, 3))), "p", ValueError),
-    (lambda: sh.row_stats([[1.0, np.inf]]), "logits", ValueError),
-    (lambda: sh.row_stats([["a", "b"]]), "logits", TypeError),
-    (lambda: sh.row_stats([1.0, 2.0]), "logits", ValueError),
-    (lambda: sh.sharpness_sweep(d_ks=()), "d_ks", ValueError),
-    (lambda: sh.sharpness_sweep(d_ks=(4, -1)), "d_ks", ValueError),
-    (lambda: sh.sharpness_sweep(n_rows=1), "n_rows", ValueError),
-    (lambda: sh.temperature_curves([[1.0]]), "factors", ValueError),
-    (lambda: sh.weights_bars(d_k=0), "d_k", ValueError),
-    (lambda: sh.weights_bars(scaled="yes"), "scaled", TypeError),
-    (lambda: sh.temperature_panel(factor=0.0), "factor", ValueError),
-    (lambda: sh.sharpness_vs_dk({"d_k": [1]}), "table", TypeError),
-])
+@pytest.mark.parametrize(
+    "call, name, exc",
+    [
+        (lambda: sh.random_logits(0, 4), "d_k", ValueError),
+        (lambda: sh.random_logits(4.5, 4), "d_k", TypeError),
+        (lambda: sh.random_logits(4, 0), "n_keys", ValueError),
+        (lambda: sh.random_logits(4, 4, factor=float("nan")), "factor", ValueError),
+        (lambda: sh.random_logits(4, 4, factor="big"), "factor", TypeError),
+        (lambda: sh.jacobian_norms([0.5, 0.5]), "p", ValueError),
+        (lambda: sh.jacobian_norms([[0.5, 0.6]]), "p", ValueError),
+        (lambda: sh.jacobian_norms(np.empty((0, 3))), "p", ValueError),
+        (lambda: sh.row_stats([[1.0, np.inf]]), "logits", ValueError),
+        (lambda: sh.row_stats([["a", "b"]]), "logits", TypeError),
+        (lambda: sh.row_stats([1.0, 2.0]), "logits", ValueError),
+        (lambda: sh.sharpness_sweep(d_ks=()), "d_ks", ValueError),
+        (lambda: sh.sharpness_sweep(d_ks=(4, -1)), "d_ks", ValueError),
+        (lambda: sh.sharpness_sweep(n_rows=1), "n_rows", ValueError),
+        (lambda: sh.temperature_curves([[1.0]]), "factors", ValueError),
+        (lambda: sh.weights_bars(d_k=0), "d_k", ValueError),
+        (lambda: sh.weights_bars(scaled="yes"), "scaled", TypeError),
+        (lambda: sh.temperature_panel(factor=0.0), "factor", ValueError),
+        (lambda: sh.sharpness_vs_dk({"d_k": [1]}), "table", TypeError),
+    ],
+)
 def test_bad_input(call, name, exc):
     with pytest.raises(exc, match=rf"^{name}\b"):
         call()

@@ -26,8 +26,9 @@ def numeric_grad(params, task, alpha, eps=1e-6):
             minus = {k: w.copy() for k, w in params.items()}
             plus[name][idx] += eps
             minus[name][idx] -= eps
-            g[idx] = (tr.loss_and_grads(plus, task, alpha)[0]
-                      - tr.loss_and_grads(minus, task, alpha)[0]) / (2 * eps)
+            g[idx] = (
+                tr.loss_and_grads(plus, task, alpha)[0] - tr.loss_and_grads(minus, task, alpha)[0]
+            ) / (2 * eps)
         out[name] = g
     return out
 
@@ -56,7 +57,7 @@ def test_the_finite_difference_check_catches_a_wrong_gradient():
     params, task = _small()
     _, grads, _ = tr.loss_and_grads(params, task, 0.5)
     num = numeric_grad(params, task, 0.5)
-    wrong = grads["W_K"] * 2 ** -0.5  # e.g. a forgotten factor
+    wrong = grads["W_K"] * 2**-0.5  # e.g. a forgotten factor
     assert not np.allclose(wrong, num["W_K"], rtol=1e-5, atol=1e-8)
 
 
@@ -104,27 +105,35 @@ def test_lr_sweep_shape_and_best():
     assert sw.best_alpha(4, 0.5) in (0.0, 1.0)
 
 
-@pytest.mark.parametrize("call, name, exc", [
-    (lambda: tr.make_task(0), "batch", ValueError),
-    (lambda: tr.make_task(4, n_keys=0), "n_keys", ValueError),
-    (lambda: tr.make_task(4, noise=-1.0), "noise", ValueError),
-    (lambda: tr.make_task(4, rng=3), "rng", TypeError),
-    (lambda: tr.init_params(4, 0), "d_k", ValueError),
-    (lambda: tr.loss_and_grads(tr.init_params(6, 2), "task"), "task", TypeError),
-    (lambda: tr.loss_and_grads({"W_Q": 1}, _small()[1]), "params", TypeError),
-    (lambda: tr.loss_and_grads(tr.init_params(5, 2), _small()[1]), "params", ValueError),
-    (lambda: tr.loss_and_grads({"W_Q": np.full((2, 6), np.nan), "W_K": np.ones((2, 6))},
-                               _small()[1]), "params", ValueError),
-    (lambda: tr.loss_and_grads(_small()[0], _small()[1], alpha=-1.0), "alpha", ValueError),
-    (lambda: tr.train(0), "d_k", ValueError),
-    (lambda: tr.train(4, lr=0.0), "lr", ValueError),
-    (lambda: tr.train(4, alphas=()), "alphas", ValueError),
-    (lambda: tr.lr_sweep(d_ks=()), "d_ks", ValueError),
-    (lambda: tr.alpha_panel(alpha=3.0), "alpha", ValueError),
-    (lambda: tr.alpha_panel(d_k=0), "d_k", ValueError),
-    (lambda: tr.training_curves([1]), "results", TypeError),
-    (lambda: tr.lr_sweep_figure(None), "sweep", TypeError),
-])
+@pytest.mark.parametrize(
+    "call, name, exc",
+    [
+        (lambda: tr.make_task(0), "batch", ValueError),
+        (lambda: tr.make_task(4, n_keys=0), "n_keys", ValueError),
+        (lambda: tr.make_task(4, noise=-1.0), "noise", ValueError),
+        (lambda: tr.make_task(4, rng=3), "rng", TypeError),
+        (lambda: tr.init_params(4, 0), "d_k", ValueError),
+        (lambda: tr.loss_and_grads(tr.init_params(6, 2), "task"), "task", TypeError),
+        (lambda: tr.loss_and_grads({"W_Q": 1}, _small()[1]), "params", TypeError),
+        (lambda: tr.loss_and_grads(tr.init_params(5, 2), _small()[1]), "params", ValueError),
+        (
+            lambda: tr.loss_and_grads(
+                {"W_Q": np.full((2, 6), np.nan), "W_K": np.ones((2, 6))}, _small()[1]
+            ),
+            "params",
+            ValueError,
+        ),
+        (lambda: tr.loss_and_grads(_small()[0], _small()[1], alpha=-1.0), "alpha", ValueError),
+        (lambda: tr.train(0), "d_k", ValueError),
+        (lambda: tr.train(4, lr=0.0), "lr", ValueError),
+        (lambda: tr.train(4, alphas=()), "alphas", ValueError),
+        (lambda: tr.lr_sweep(d_ks=()), "d_ks", ValueError),
+        (lambda: tr.alpha_panel(alpha=3.0), "alpha", ValueError),
+        (lambda: tr.alpha_panel(d_k=0), "d_k", ValueError),
+        (lambda: tr.training_curves([1]), "results", TypeError),
+        (lambda: tr.lr_sweep_figure(None), "sweep", TypeError),
+    ],
+)
 def test_bad_input(call, name, exc):
     with pytest.raises(exc, match=rf"^{name}\b"):
         call()
@@ -134,7 +143,7 @@ def test_figures_and_alt_text():
     fig = tr.alpha_panel(alpha=1.0, d_k=256)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     alt = tr.describe_alpha_panel(alpha=1.0, d_k=256)
-    assert "256" in alt and f"{256 ** -1:.3g}" in alt
+    assert "256" in alt and f"{256**-1:.3g}" in alt
     r = tr.train(16, lr=1.0, steps=20)
     assert len(tr.training_curves([r, r]).axes) == 4
     assert "d_k = 16" in tr.describe_training_curves([r])

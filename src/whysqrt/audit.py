@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import numbers
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +156,29 @@ class HTML:
         return {"text/html": self.html, "text/plain": self.text}
 
 
+#: The book's chapters; a correction that names one (e.g. "see the why-sqrt chapter")
+#: links to it in the audit table. ``tests/test_audit.py`` checks each one exists.
+CHAPTERS = (
+    "variance-proof",
+    "softmax-sharpness",
+    "why-sqrt",
+    "classifier-softmax",
+    "dk-sizing",
+    "multi-head",
+    "mqa-gqa",
+    "separate-qk",
+    "dot-vs-additive",
+    "softmax-overflow",
+    "positional-encoding",
+    "layernorm-vs-batchnorm",
+)
+_CHAPTER_RE = re.compile(r"(?<![\w/-])(" + "|".join(map(re.escape, CHAPTERS)) + r")(?![\w-])")
+
+
+def _link_chapters(escaped: str) -> str:
+    return _CHAPTER_RE.sub(r'<a href="../book/\1.html">\1</a>', escaped)
+
+
 def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
     """The audit table: one row per claim, sorted by source, each row linking to its check.
 
@@ -172,7 +196,8 @@ def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
             f'<tr class="{css}"><td>{e["source"]}</td>'
             f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
             f"<td><strong>{e['verdict']}</strong></td>"
-            f'<td>{e["correction"]} <a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
+            f"<td>{_link_chapters(e['correction'])} "
+            f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
         )
     head = (
         "<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"

@@ -29,18 +29,34 @@ from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
 
 __all__ = [
-    "ONE_HOT_THRESHOLD", "STATS", "random_logits", "jacobian_norms", "row_stats",
-    "SharpnessTable", "sharpness_sweep", "temperature_curves",
-    "weights_bars", "describe_weights_bars", "source001_grid", "describe_source001_grid",
-    "sharpness_vs_dk", "describe_sharpness_vs_dk", "temperature_panel",
-    "describe_temperature_panel", "draw_weights",
+    "ONE_HOT_THRESHOLD",
+    "STATS",
+    "random_logits",
+    "jacobian_norms",
+    "row_stats",
+    "SharpnessTable",
+    "sharpness_sweep",
+    "temperature_curves",
+    "weights_bars",
+    "describe_weights_bars",
+    "source001_grid",
+    "describe_source001_grid",
+    "sharpness_vs_dk",
+    "describe_sharpness_vs_dk",
+    "temperature_panel",
+    "describe_temperature_panel",
+    "draw_weights",
 ]
 
 #: A row counts as "almost one-hot" when its largest weight exceeds this.
 ONE_HOT_THRESHOLD = 0.99
 #: The statistics :func:`row_stats` returns, in order, with their plot labels.
-STATS = {"max_weight": "largest weight", "entropy": "entropy (nats)",
-         "one_hot": "share of rows with max > 0.99", "jac_norm": "‖J‖₂ = ‖diag(p) − ppᵀ‖₂"}
+STATS = {
+    "max_weight": "largest weight",
+    "entropy": "entropy (nats)",
+    "one_hot": "share of rows with max > 0.99",
+    "jac_norm": "‖J‖₂ = ‖diag(p) − ppᵀ‖₂",
+}
 
 
 def _bool(name: str, value) -> bool:
@@ -49,8 +65,9 @@ def _bool(name: str, value) -> bool:
     return bool(value)
 
 
-def random_logits(d_k: int, n_keys: int, n_rows: int = 1, seed: int = 0,
-                  factor: float = 1.0) -> np.ndarray:
+def random_logits(
+    d_k: int, n_keys: int, n_rows: int = 1, seed: int = 0, factor: float = 1.0
+) -> np.ndarray:
     """Logits ``factor * q·k_j`` for ``n_rows`` queries, each against its own ``n_keys`` keys.
 
     Every component of every q and k is an independent standard normal draw from
@@ -89,8 +106,12 @@ def row_stats(logits) -> dict[str, np.ndarray]:
         raise ValueError(f"logits must have shape (n_rows, n_keys), got {logits.shape}")
     p = softmax(logits, axis=-1)
     top = p.max(axis=1)
-    return {"max_weight": top, "entropy": entropy(p, axis=-1),
-            "one_hot": (top > ONE_HOT_THRESHOLD).astype(float), "jac_norm": jacobian_norms(p)}
+    return {
+        "max_weight": top,
+        "entropy": entropy(p, axis=-1),
+        "one_hot": (top > ONE_HOT_THRESHOLD).astype(float),
+        "jac_norm": jacobian_norms(p),
+    }
 
 
 @dataclass(frozen=True)
@@ -113,8 +134,9 @@ class SharpnessTable:
         return float(self.mean[mode][stat][i]), float(self.se[mode][stat][i])
 
 
-def sharpness_sweep(d_ks=DK_GRID, n_keys: int = 16, n_rows: int = 2000,
-                    seed: int = 0) -> SharpnessTable:
+def sharpness_sweep(
+    d_ks=DK_GRID, n_keys: int = 16, n_rows: int = 2000, seed: int = 0
+) -> SharpnessTable:
     """Seeded Monte Carlo of :func:`row_stats` against d_k, unscaled and scaled by 1/sqrt(d_k).
 
     Each d_k uses the generator ``seed + d_k``; scaled and unscaled use the *same*
@@ -138,8 +160,9 @@ def sharpness_sweep(d_ks=DK_GRID, n_keys: int = 16, n_rows: int = 2000,
     return SharpnessTable(d_ks, int(n_keys), n_rows, arr(mean), arr(se))
 
 
-def temperature_curves(factors, d_k: int = 64, n_keys: int = 16, n_rows: int = 500,
-                       seed: int = 0) -> dict[str, np.ndarray]:
+def temperature_curves(
+    factors, d_k: int = 64, n_keys: int = 16, n_rows: int = 500, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Entropy, ‖J‖ and ‖∂p/∂s‖ = c‖J‖ over random rows when *scaled* logits s are multiplied by c.
 
     ``s = q·k / sqrt(d_k)`` for standard normal q, k (so Var s = 1); for each factor c in
@@ -179,8 +202,16 @@ def draw_weights(ax, p, color: str, title: str) -> None:
     ax.set_xlabel("key $j$")
     ax.set_ylabel("weight $p_j$")
     ax.set_title(title, fontsize=10)
-    ax.text(0.98, 0.95, f"max {p.max():.3f}\nH = {entropy(p):.2f} / {np.log(len(p)):.2f}",
-            transform=ax.transAxes, ha="right", va="top", family="monospace", fontsize=8)
+    ax.text(
+        0.98,
+        0.95,
+        f"max {p.max():.3f}\nH = {entropy(p):.2f} / {np.log(len(p)):.2f}",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        family="monospace",
+        fontsize=8,
+    )
 
 
 def _one_row(d_k: int, n_keys: int, seed: int, scaled: bool) -> np.ndarray:
@@ -211,15 +242,19 @@ def weights_bars(d_k: int = 64, scaled: bool = False, n_keys: int = 16, seed: in
     return fig
 
 
-def describe_weights_bars(d_k: int = 64, scaled: bool = False, n_keys: int = 16,
-                          seed: int = 0) -> str:
+def describe_weights_bars(
+    d_k: int = 64, scaled: bool = False, n_keys: int = 16, seed: int = 0
+) -> str:
     """Alt text for :func:`weights_bars` at the same parameters."""
-    p = _one_row(v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys), seed,
-                 _bool("scaled", scaled))
+    p = _one_row(
+        v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys), seed, _bool("scaled", scaled)
+    )
     how = "divided by the square root of d_k" if scaled else "not scaled"
-    return (f"Bar charts for one query against {n_keys} keys with d_k = {d_k}, logits {how}: "
-            f"the largest softmax weight is {p.max():.3f} and the entropy "
-            f"{entropy(p):.2f} nats (uniform would be {np.log(n_keys):.2f}).")
+    return (
+        f"Bar charts for one query against {n_keys} keys with d_k = {d_k}, logits {how}: "
+        f"the largest softmax weight is {p.max():.3f} and the entropy "
+        f"{entropy(p):.2f} nats (uniform would be {np.log(n_keys):.2f})."
+    )
 
 
 def source001_grid(n_keys: int = 10, seed: int = 0) -> Figure:
@@ -229,17 +264,24 @@ def source001_grid(n_keys: int = 10, seed: int = 0) -> Figure:
     for col, d_k in enumerate((5, 100)):
         for row, scaled in enumerate((False, True)):
             mode = "scaled" if scaled else "unscaled"
-            draw_weights(axes[2 * row + col], _one_row(d_k, n_keys, seed + d_k, scaled),
-                         COLORS[mode], f"$d_k$ = {d_k}, {mode}")
+            draw_weights(
+                axes[2 * row + col],
+                _one_row(d_k, n_keys, seed + d_k, scaled),
+                COLORS[mode],
+                f"$d_k$ = {d_k}, {mode}",
+            )
     return fig
 
 
 def describe_source001_grid(n_keys: int = 10, seed: int = 0) -> str:
     """Alt text for :func:`source001_grid`."""
     n_keys = v.positive_int("n_keys", n_keys)
-    parts = [f"d_k = {d} {'scaled' if s else 'unscaled'}: largest weight "
-             f"{_one_row(d, n_keys, seed + d, s).max():.3f}"
-             for s in (False, True) for d in (5, 100)]
+    parts = [
+        f"d_k = {d} {'scaled' if s else 'unscaled'}: largest weight "
+        f"{_one_row(d, n_keys, seed + d, s).max():.3f}"
+        for s in (False, True)
+        for d in (5, 100)
+    ]
     return f"Four bar charts of softmax weights over {n_keys} keys; " + "; ".join(parts) + "."
 
 
@@ -250,8 +292,16 @@ def sharpness_vs_dk(table: SharpnessTable) -> Figure:
     fig, axes = new_figure(2, 2, figsize=(6.4, 4.8))
     for ax, stat in zip(axes, STATS):
         for mode, marker in (("unscaled", "o"), ("scaled", "s")):
-            ax.errorbar(table.d_k, table.mean[mode][stat], yerr=2 * table.se[mode][stat],
-                        fmt=marker + "-", ms=3, lw=1, color=COLORS[mode], label=mode)
+            ax.errorbar(
+                table.d_k,
+                table.mean[mode][stat],
+                yerr=2 * table.se[mode][stat],
+                fmt=marker + "-",
+                ms=3,
+                lw=1,
+                color=COLORS[mode],
+                label=mode,
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
         ax.set_title(STATS[stat], fontsize=9)
@@ -266,10 +316,12 @@ def describe_sharpness_vs_dk(table: SharpnessTable) -> str:
     last = int(table.d_k[-1])
     u = table.at(last, "unscaled", "max_weight")[0]
     s = table.at(last, "scaled", "max_weight")[0]
-    return (f"Four panels against d_k from {int(table.d_k[0])} to {last} ({table.n_keys} keys, "
-            f"{table.n_rows} rows per point): unscaled, the largest weight climbs to {u:.3f}, the "
-            f"entropy and the Jacobian norm fall towards 0 and most rows become one-hot; scaled, "
-            f"all four stay flat (largest weight {s:.3f} at d_k = {last}).")
+    return (
+        f"Four panels against d_k from {int(table.d_k[0])} to {last} ({table.n_keys} keys, "
+        f"{table.n_rows} rows per point): unscaled, the largest weight climbs to {u:.3f}, the "
+        f"entropy and the Jacobian norm fall towards 0 and most rows become one-hot; scaled, "
+        f"all four stay flat (largest weight {s:.3f} at d_k = {last})."
+    )
 
 
 _FACTORS = np.geomspace(1e-2, 1e2, 41)
@@ -280,7 +332,9 @@ def _curves(d_k: int, n_keys: int) -> dict:
     return temperature_curves(_FACTORS, d_k=d_k, n_keys=n_keys)
 
 
-def temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0) -> Figure:
+def temperature_panel(
+    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0
+) -> Figure:
     """Scaled logits multiplied by ``factor``: one row's weights, and the mean entropy and gradient.
 
     Left: the weights of one seeded query. Right, against the factor: the mean entropy
@@ -294,11 +348,16 @@ def temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed
     cur = _curves(d_k, n_keys)
     fig, (ax_p, ax_c) = new_figure(2)
     draw_weights(ax_p, softmax(factor * s), COLORS["scaled"], f"one query, factor c = {factor:g}")
-    ax_c.semilogx(cur["factor"], cur["entropy"] / np.log(n_keys), color=COLORS["scaled"],
-                  label="entropy / log n")
+    ax_c.semilogx(
+        cur["factor"],
+        cur["entropy"] / np.log(n_keys),
+        color=COLORS["scaled"],
+        label="entropy / log n",
+    )
     ax_c.semilogx(cur["factor"], cur["jac_norm"], color=COLORS["theory"], ls="--", label="‖J‖")
-    ax_c.semilogx(cur["factor"], cur["grad_norm"], color=COLORS["unscaled"], lw=2,
-                  label="c‖J‖ = ‖∂p/∂s‖")
+    ax_c.semilogx(
+        cur["factor"], cur["grad_norm"], color=COLORS["unscaled"], lw=2, label="c‖J‖ = ‖∂p/∂s‖"
+    )
     ax_c.axvline(factor, color=COLORS["theory"], lw=1, ls=":")
     ax_c.set_ylim(0, max(1.05, 1.08 * float(cur["grad_norm"].max())))
     ax_c.set_xlabel("factor c")
@@ -308,12 +367,15 @@ def temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed
     return fig
 
 
-def describe_temperature_panel(factor: float = 1.0, n_keys: int = 16, d_k: int = 64,
-                               seed: int = 0) -> str:
+def describe_temperature_panel(
+    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0
+) -> str:
     """Alt text for :func:`temperature_panel` at the same parameters."""
     factor = v.finite_float("factor", factor, positive=True)
     st = temperature_curves([factor], d_k=d_k, n_keys=n_keys)
-    return (f"Scaled logits multiplied by c = {factor:g} over {n_keys} keys: mean entropy "
-            f"{st['entropy'][0]:.2f} nats of at most {np.log(n_keys):.2f}, median Jacobian norm "
-            f"{st['jac_norm'][0]:.3f}, median gradient with respect to the scores c‖J‖ = "
-            f"{st['grad_norm'][0]:.3f}; the curves show both vanishing at small and large c.")
+    return (
+        f"Scaled logits multiplied by c = {factor:g} over {n_keys} keys: mean entropy "
+        f"{st['entropy'][0]:.2f} nats of at most {np.log(n_keys):.2f}, median Jacobian norm "
+        f"{st['jac_norm'][0]:.3f}, median gradient with respect to the scores c‖J‖ = "
+        f"{st['grad_norm'][0]:.3f}; the curves show both vanishing at small and large c."
+    )

@@ -30,10 +30,22 @@ from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
 from .sharpness import draw_weights, random_logits
 
-__all__ = ["Task", "make_task", "init_params", "loss_and_grads", "TrainResult", "train",
-           "LrSweep", "lr_sweep", "lr_sweep_figure",
-           "describe_lr_sweep_figure", "alpha_panel", "describe_alpha_panel", "training_curves",
-           "describe_training_curves"]
+__all__ = [
+    "Task",
+    "make_task",
+    "init_params",
+    "loss_and_grads",
+    "TrainResult",
+    "train",
+    "LrSweep",
+    "lr_sweep",
+    "lr_sweep_figure",
+    "describe_lr_sweep_figure",
+    "alpha_panel",
+    "describe_alpha_panel",
+    "training_curves",
+    "describe_training_curves",
+]
 
 ALPHA_COLORS = {0.0: COLORS["unscaled"], 0.5: COLORS["scaled"], 1.0: "#009E73"}
 
@@ -56,8 +68,9 @@ class Task:
         return self.values[np.arange(len(self.target)), self.target]
 
 
-def make_task(batch: int, n_keys: int = 8, d_model: int = 16, d_v: int = 8,
-              noise: float = 0.5, rng=None) -> Task:
+def make_task(
+    batch: int, n_keys: int = 8, d_model: int = 16, d_v: int = 8, noise: float = 0.5, rng=None
+) -> Task:
     """Draw a batch: keys and values i.i.d. N(0, 1) (values N(0, 1/d_v)), query = key[target] + noise.
 
     Keys have standard normal components so that q = W_Q x has unit-variance
@@ -82,8 +95,10 @@ def init_params(d_model: int, d_k: int, seed: int = 0) -> dict[str, np.ndarray]:
     d_model, d_k = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
     rng = np.random.default_rng(seed)
     std = 1 / np.sqrt(d_model)
-    return {"W_Q": std * rng.standard_normal((d_k, d_model)),
-            "W_K": std * rng.standard_normal((d_k, d_model))}
+    return {
+        "W_Q": std * rng.standard_normal((d_k, d_model)),
+        "W_K": std * rng.standard_normal((d_k, d_model)),
+    }
 
 
 def _check_params(params, d_model: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +107,10 @@ def _check_params(params, d_model: int) -> tuple[np.ndarray, np.ndarray]:
     wq = v.finite_array("params", params["W_Q"], ndim_min=2)
     wk = v.finite_array("params", params["W_K"], ndim_min=2)
     if wq.ndim != 2 or wq.shape != wk.shape or wq.shape[1] != d_model:
-        raise ValueError(f"params W_Q and W_K must both have shape (d_k, {d_model}), "
-                         f"got {wq.shape} and {wk.shape}")
+        raise ValueError(
+            f"params W_Q and W_K must both have shape (d_k, {d_model}), "
+            f"got {wq.shape} and {wk.shape}"
+        )
     return wq, wk
 
 
@@ -113,20 +130,20 @@ def loss_and_grads(params, task: Task, alpha: float = 0.5):
     wq, wk = _check_params(params, task.x.shape[2])
     alpha = v.in_range("alpha", alpha, 0.0, 2.0)
     d_k = wq.shape[0]
-    c = d_k ** -alpha
+    c = d_k**-alpha
     x0, xk = task.x[:, 0], task.x[:, 1:]
-    q = x0 @ wq.T                                  # (B, d_k)
-    k = xk @ wk.T                                  # (B, n, d_k)
-    s = c * (k @ q[:, :, None])[..., 0]           # (B, n)
+    q = x0 @ wq.T  # (B, d_k)
+    k = xk @ wk.T  # (B, n, d_k)
+    s = c * (k @ q[:, :, None])[..., 0]  # (B, n)
     p = softmax(s, axis=-1)
-    o = (p[:, None, :] @ task.values)[:, 0]        # (B, d_v)
+    o = (p[:, None, :] @ task.values)[:, 0]  # (B, d_v)
     delta = o - task.y
     batch = len(delta)
     loss = 0.5 * float(np.mean(np.sum(delta**2, axis=1)))
     u = (task.values @ delta[:, :, None])[..., 0]  # (B, n)
     g = p * (u - np.sum(p * u, axis=1, keepdims=True))
-    dq = c * (g[:, None, :] @ k)[:, 0]             # (B, d_k)
-    gx = (g[:, None, :] @ xk)[:, 0]                # sum_j g_j x_j, (B, d_model)
+    dq = c * (g[:, None, :] @ k)[:, 0]  # (B, d_k)
+    gx = (g[:, None, :] @ xk)[:, 0]  # sum_j g_j x_j, (B, d_model)
     grads = {"W_Q": dq.T @ x0 / batch, "W_K": c * q.T @ gx / batch}
     return loss, grads, p
 
@@ -148,8 +165,16 @@ class TrainResult:
         return float(np.mean(self.loss[alpha][-last:]))
 
 
-def train(d_k: int, alphas=(0.0, 0.5, 1.0), lr: float = 1.0, steps: int = 300,
-          batch: int = 32, n_keys: int = 8, d_model: int = 16, seed: int = 0) -> TrainResult:
+def train(
+    d_k: int,
+    alphas=(0.0, 0.5, 1.0),
+    lr: float = 1.0,
+    steps: int = 300,
+    batch: int = 32,
+    n_keys: int = 8,
+    d_model: int = 16,
+    seed: int = 0,
+) -> TrainResult:
     """Plain SGD on the retrieval task for each alpha, from the same initialisation and batches.
 
     Every alpha sees identical W_Q, W_K at step 0 and identical batches, so the
@@ -162,8 +187,14 @@ def train(d_k: int, alphas=(0.0, 0.5, 1.0), lr: float = 1.0, steps: int = 300,
         raise ValueError("alphas must not be empty")
     out = {name: {} for name in ("loss", "grad_norm", "accuracy", "init_entropy")}
     data = make_task(steps * batch, n_keys, d_model, rng=np.random.default_rng(seed + 1))
-    tasks = [Task(data.x[t * batch:(t + 1) * batch], data.values[t * batch:(t + 1) * batch],
-                  data.target[t * batch:(t + 1) * batch]) for t in range(steps)]
+    tasks = [
+        Task(
+            data.x[t * batch : (t + 1) * batch],
+            data.values[t * batch : (t + 1) * batch],
+            data.target[t * batch : (t + 1) * batch],
+        )
+        for t in range(steps)
+    ]
     for a in alphas:
         params = init_params(d_model, d_k, seed)
         rec = np.empty((3, steps))
@@ -190,18 +221,23 @@ class LrSweep:
 
     def best_alpha(self, d_k: int, lr: float) -> float:
         """The alpha with the lowest final loss at (d_k, lr)."""
-        i, l = self.d_ks.index(d_k), self.lrs.index(lr)
-        return self.alphas[int(np.argmin(self.loss[i, :, l]))]
+        i, m = self.d_ks.index(d_k), self.lrs.index(lr)
+        return self.alphas[int(np.argmin(self.loss[i, :, m]))]
 
     def best(self, d_k: int, alpha: float) -> tuple[float, float]:
         """(lowest final loss over the learning rates, the learning rate that reached it)."""
         i, j = self.d_ks.index(d_k), self.alphas.index(alpha)
-        l = int(np.argmin(self.loss[i, j]))
-        return float(self.loss[i, j, l]), self.lrs[l]
+        m = int(np.argmin(self.loss[i, j]))
+        return float(self.loss[i, j, m]), self.lrs[m]
 
 
-def lr_sweep(d_ks=(16, 64, 256), lrs=(0.1, 0.3, 1.0, 3.0, 10.0), alphas=(0.0, 0.5, 1.0),
-             steps: int = 200, seed: int = 0) -> LrSweep:
+def lr_sweep(
+    d_ks=(16, 64, 256),
+    lrs=(0.1, 0.3, 1.0, 3.0, 10.0),
+    alphas=(0.0, 0.5, 1.0),
+    steps: int = 200,
+    seed: int = 0,
+) -> LrSweep:
     """:func:`train` on every (d_k, learning rate) and record each alpha's final loss."""
     d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
     lrs = tuple(v.finite_float("lrs", x, positive=True) for x in lrs)
@@ -210,9 +246,9 @@ def lr_sweep(d_ks=(16, 64, 256), lrs=(0.1, 0.3, 1.0, 3.0, 10.0), alphas=(0.0, 0.
     loss = np.empty((len(d_ks), len(alphas), len(lrs)))
     runs = {}
     for i, d in enumerate(d_ks):
-        for l, lr in enumerate(lrs):
+        for m, lr in enumerate(lrs):
             runs[d, lr] = r = train(d, alphas, lr=lr, steps=steps, seed=seed)
-            loss[i, :, l] = [r.final_loss(a) for a in r.alphas]
+            loss[i, :, m] = [r.final_loss(a) for a in r.alphas]
     return LrSweep(d_ks, tuple(float(a) for a in alphas), lrs, loss, runs)
 
 
@@ -244,7 +280,9 @@ def alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, seed: int =
     d = np.geomspace(1, 1024, 50)
     for a, col in ALPHA_COLORS.items():
         ax_v.loglog(d, d ** (1 - 2 * a), color=col, lw=0.8, alpha=0.6, label=f"α = {a:g}")
-    ax_v.loglog(d, d ** (1 - 2 * alpha), color=COLORS["theory"], lw=2, label=f"α = {alpha:g} (chosen)")
+    ax_v.loglog(
+        d, d ** (1 - 2 * alpha), color=COLORS["theory"], lw=2, label=f"α = {alpha:g} (chosen)"
+    )
     ax_v.loglog([d_k], [var], "o", color=COLORS["unscaled"], ms=7, label=f"sampled: {var:.3g}")
     ax_v.set_ylim(1e-3 / 1.5, 1.5e3)
     ax_v.minorticks_off()  # minor log ticks cost most of the drawing time of every slider frame
@@ -262,9 +300,11 @@ def describe_alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, se
     alpha = v.in_range("alpha", alpha, 0.0, 2.0)
     d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
     p, var = _alpha_row(d_k, alpha, n_keys, seed)
-    return (f"Logits divided by d_k to the power {alpha:g} at d_k = {d_k}: predicted logit variance "
-            f"{d_k ** (1 - 2 * alpha):.3g}, sampled {var:.3g}; one query's largest weight over "
-            f"{n_keys} keys is {p.max():.3f}, entropy {entropy(p):.2f} nats.")
+    return (
+        f"Logits divided by d_k to the power {alpha:g} at d_k = {d_k}: predicted logit variance "
+        f"{d_k ** (1 - 2 * alpha):.3g}, sampled {var:.3g}; one query's largest weight over "
+        f"{n_keys} keys is {p.max():.3f}, entropy {entropy(p):.2f} nats."
+    )
 
 
 def lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> Figure:
@@ -274,8 +314,14 @@ def lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> Figure:
     fig, axes = new_figure(len(sweep.d_ks))
     for i, (ax, d) in enumerate(zip(axes, sweep.d_ks)):
         for j, a in enumerate(sweep.alphas):
-            ax.semilogx(sweep.lrs, sweep.loss[i, j], "o-", ms=3,
-                        color=ALPHA_COLORS.get(a, COLORS["theory"]), label=f"α = {a:g}")
+            ax.semilogx(
+                sweep.lrs,
+                sweep.loss[i, j],
+                "o-",
+                ms=3,
+                color=ALPHA_COLORS.get(a, COLORS["theory"]),
+                label=f"α = {a:g}",
+            )
         if chance is not None:
             ax.axhline(chance, color=COLORS["theory"], lw=0.8, ls="--")
         ax.set_title(f"$d_k$ = {d}", fontsize=10)
@@ -290,8 +336,10 @@ def describe_lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> str
     """Alt text for :func:`lr_sweep_figure`."""
     parts = []
     for d in sweep.d_ks:
-        best = [f"alpha {a:g} reaches {sweep.best(d, a)[0]:.3f} at lr {sweep.best(d, a)[1]:g}"
-                for a in sweep.alphas]
+        best = [
+            f"alpha {a:g} reaches {sweep.best(d, a)[0]:.3f} at lr {sweep.best(d, a)[1]:g}"
+            for a in sweep.alphas
+        ]
         parts.append(f"d_k = {d}: " + ", ".join(best))
     return "Final training loss against the learning rate per d_k; " + "; ".join(parts) + "."
 
@@ -325,6 +373,9 @@ def training_curves(results) -> Figure:
 
 def describe_training_curves(results) -> str:
     """Alt text for :func:`training_curves`."""
-    parts = [f"d_k = {r.d_k}: final loss " + ", ".join(
-        f"alpha {a:g} {r.final_loss(a):.3f}" for a in r.alphas) for r in results]
+    parts = [
+        f"d_k = {r.d_k}: final loss "
+        + ", ".join(f"alpha {a:g} {r.final_loss(a):.3f}" for a in r.alphas)
+        for r in results
+    ]
     return "Loss and gradient-norm curves of SGD on the retrieval task; " + "; ".join(parts) + "."
