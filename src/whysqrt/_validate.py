@@ -75,3 +75,22 @@ def axis_index(name: str, axis, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an array with {ndim} axes")
     return int(axis) % ndim
+
+
+def positive_int_list(name: str, values) -> np.ndarray:
+    """A non-empty sequence of positive integers, as an int array."""
+    out = np.array([positive_int(name, x) for x in values], dtype=int)
+    if out.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    return out
+
+
+def bool_mask(name: str, mask, shape: tuple) -> np.ndarray:
+    """A boolean array broadcast to ``shape`` (True = keep)."""
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array, got dtype {m.dtype}")
+    try:
+        return np.broadcast_to(m, shape)
+    except ValueError as exc:
+        raise ValueError(f"{name} shape {m.shape} does not broadcast to {shape}") from exc

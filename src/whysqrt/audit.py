@@ -30,6 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from . import plots
 from .numerics import softmax
 from .plots import COLORS, new_figure
 
@@ -280,15 +281,7 @@ def softmax_experiment(
     ax.set_ylabel("softmax weight $p_j$")
     what = r"$q\cdot k_j/\sqrt{d_k}$" if scaled else r"$q\cdot k_j$"
     ax.set_title(f"softmax of {what}, $d_k$ = {d_k} ({mode})")
-    ax.text(
-        0.02,
-        0.95,
-        f"largest weight = {p.max():.3f}",
-        transform=ax.transAxes,
-        va="top",
-        family="monospace",
-        fontsize=9,
-    )
+    plots.note(ax, f"largest weight = {p.max():.3f}")
     ax.legend(loc="upper right", fontsize=9, frameon=False)
     return fig
 

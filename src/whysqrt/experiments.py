@@ -60,9 +60,7 @@ def dot_product_moments_mc(d_ks=DK_GRID, n: int = 20_000, seed: int = 0) -> Mome
     Each d_k gets its own generator, seeded with ``seed + d_k``, so adding a grid
     point never changes the others.
     """
-    d_ks = np.array([v.positive_int("d_ks", d) for d in d_ks], dtype=int)
-    if d_ks.size == 0:
-        raise ValueError("d_ks must not be empty")
+    d_ks = v.positive_int_list("d_ks", d_ks)
     n = v.positive_int("n", n)
     if n < 2:
         raise ValueError("n must be at least 2 to estimate a variance")

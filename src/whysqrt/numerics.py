@@ -128,15 +128,7 @@ def scaled_dot_product_attention(q, k, v_, mask=None, scale=None):
             f"v must have one row per key: k has {np.shape(k)[-2]} keys, v shape {val.shape}"
         )
     if mask is not None:
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
-        try:
-            mask = np.broadcast_to(mask, scores.shape)
-        except ValueError as exc:
-            raise ValueError(
-                f"mask shape {mask.shape} does not broadcast to scores {scores.shape}"
-            ) from exc
+        mask = v.bool_mask("mask", mask, scores.shape)
         if not np.all(mask.any(axis=-1)):
             raise ValueError("mask leaves a query with no key to attend to")
         scores = np.where(mask, scores, -np.inf)

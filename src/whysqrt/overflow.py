@@ -113,13 +113,7 @@ def masked_softmax(scores, mask, axis: int = -1):
     """
     s = v.finite_array("scores", scores)
     axis = v.axis_index("axis", axis, s.ndim)
-    m = np.asarray(mask)
-    if m.dtype != np.bool_:
-        raise TypeError(f"mask must be a boolean array, got dtype {m.dtype}")
-    try:
-        m = np.broadcast_to(m, s.shape)
-    except ValueError as exc:
-        raise ValueError(f"mask shape {m.shape} does not broadcast to scores {s.shape}") from exc
+    m = v.bool_mask("mask", mask, s.shape)
     empty = ~m.any(axis=axis, keepdims=True)
     row_max = np.max(np.where(m, s, -np.inf), axis=axis, keepdims=True)
     row_max = np.where(empty, 0.0, row_max)

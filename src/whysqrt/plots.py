@@ -38,6 +38,20 @@ def new_figure(ncols: int = 1, nrows: int = 1, figsize=FIGSIZE) -> tuple[Figure,
     return fig, axes
 
 
+def note(ax, text: str, *, x: float = 0.02, ha: str = "left", fontsize: float = 9) -> None:
+    """A monospace read-out in the upper corner of ``ax`` (the numbers a frame shows)."""
+    ax.text(
+        x,
+        0.95,
+        text,
+        transform=ax.transAxes,
+        ha=ha,
+        va="top",
+        family="monospace",
+        fontsize=fontsize,
+    )
+
+
 def _normal_pdf(x: np.ndarray, var: float) -> np.ndarray:
     return np.exp(-(x**2) / (2 * var)) / np.sqrt(2 * np.pi * var)
 
@@ -88,15 +102,7 @@ def dot_product_histogram(
     ax.set_xlabel(what)
     ax.set_ylabel("density")
     ax.set_title(f"{what} with $d_k$ = {d_k} ({mode})")
-    ax.text(
-        0.02,
-        0.95,
-        f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}",
-        transform=ax.transAxes,
-        va="top",
-        family="monospace",
-        fontsize=9,
-    )
+    note(ax, f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}")
     ax.legend(loc="upper right", fontsize=9, frameon=False)
     return fig
 

@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from . import plots
 from .experiments import DK_GRID
 from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
@@ -142,9 +143,7 @@ def sharpness_sweep(
     Each d_k uses the generator ``seed + d_k``; scaled and unscaled use the *same*
     draws, so their difference is the scale alone. Standard error = sample sd / sqrt(n_rows).
     """
-    d_ks = np.array([v.positive_int("d_ks", d) for d in d_ks], dtype=int)
-    if d_ks.size == 0:
-        raise ValueError("d_ks must not be empty")
+    d_ks = v.positive_int_list("d_ks", d_ks)
     n_rows = v.positive_int("n_rows", n_rows)
     if n_rows < 2:
         raise ValueError("n_rows must be at least 2 to estimate a standard error")
@@ -202,14 +201,11 @@ def draw_weights(ax, p, color: str, title: str) -> None:
     ax.set_xlabel("key $j$")
     ax.set_ylabel("weight $p_j$")
     ax.set_title(title, fontsize=10)
-    ax.text(
-        0.98,
-        0.95,
+    plots.note(
+        ax,
         f"max {p.max():.3f}\nH = {entropy(p):.2f} / {np.log(len(p)):.2f}",
-        transform=ax.transAxes,
+        x=0.98,
         ha="right",
-        va="top",
-        family="monospace",
         fontsize=8,
     )
 
