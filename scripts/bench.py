@@ -50,13 +50,18 @@ for _name, _obj in list(globals().items()):
         _seen.add(id(_obj))
         _box = _obj.widget()
         _controls = list(_box.children[0].children)
-        _times = []
+        _visited = {tuple(c.value for c in _controls)}
+        _all, _first = [], []
         for _i in range(24):
             _c = _controls[_i % len(_controls)]
             _opts = [True, False] if not hasattr(_c, "options") else [v for _, v in _c.options]
             _nxt = _opts[(_opts.index(_c.value) + 1) % len(_opts)]
-            _t = _time.perf_counter(); _c.value = _nxt; _times.append(_time.perf_counter() - _t)
-        _lat[_name] = 1000 * _st.median(_times)
+            _t = _time.perf_counter(); _c.value = _nxt; _dt = _time.perf_counter() - _t
+            _all.append(_dt)
+            _key = tuple(c.value for c in _controls)
+            if _key not in _visited:
+                _visited.add(_key); _first.append(_dt)
+        _lat[_name] = [1000 * _st.median(_all), 1000 * _st.median(_first or [0.0])]
 print("BENCH" + _json.dumps(_lat))
 """
 
@@ -95,12 +100,13 @@ def main() -> int:
     (ROOT / "book" / "variance-proof.md").touch()
     report["rebuild_one_chapter_touched_s"] = timed(EXECUTE, JB)
 
-    report["notebook_s"], report["slider_ms"] = {}, {}
+    report["notebook_s"], report["slider_ms"], report["slider_first_visit_ms"] = {}, {}, {}
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         elapsed, latency = run_notebook(path)
         report["notebook_s"][path.stem] = elapsed
-        for name, ms in latency.items():
+        for name, (ms, first_ms) in latency.items():
             report["slider_ms"][f"{path.stem}:{name}"] = ms
+            report["slider_first_visit_ms"][f"{path.stem}:{name}"] = first_ms
     report["slider_median_ms"] = max(report["slider_ms"].values(), default=0.0)
 
     html = ROOT / "_build" / "html"
@@ -124,12 +130,20 @@ def main() -> int:
     lines.append(f"| site_mb | {report['site_mb']:.1f} | | |")
     lines += ["", "| notebook | execution s |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["notebook_s"].items()]
-    lines += ["", "| live slider (notebook:variable) | median update ms |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in report["slider_ms"].items()]
+    lines += [
+        "",
+        "| live slider (notebook:variable) | median update ms | median first draw ms |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v:.1f} | {report['slider_first_visit_ms'][k]:.1f} |"
+        for k, v in report["slider_ms"].items()
+    ]
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     print(text)
-    print("slider_median_ms above is the slowest figure's median update.")
+    print("slider_median_ms above is the slowest figure's median update over 24 moves")
+    print("(a widget keeps the frames it has drawn; 'first draw' times only new frames).")
     return 0
 
 

@@ -133,3 +133,18 @@ def test_static_figure_and_math():
         ws.figure(np.zeros(3), alt="a", caption="c")
     m = ws.math("x = 1")._repr_mimebundle_()
     assert m["text/html"].startswith('<div class="math') and "x = 1" in m["text/latex"]
+
+
+def test_live_widget_reuses_layout_and_keeps_drawn_frames():
+    it = _small()
+    box = it.widget()
+    slider, image = box.children[0].children[0], box.children[1]
+    first = image.value
+    slider.value = 64
+    assert image.value != first
+    slider.value = 4  # back to the start: the frame drawn first comes back unchanged
+    assert image.value == first
+    # a frame drawn with the cached layout is the same picture size as a fresh one
+    fresh = it.render(compress=False, d_k=64, scaled=True)
+    reused = it.render(compress=False, reuse_layout=True, d_k=64, scaled=True)
+    assert fresh[16:24] == reused[16:24]  # PNG width and height

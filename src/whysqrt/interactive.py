@@ -50,7 +50,9 @@ def png_bytes(fig: Figure, *, compress: bool = True) -> bytes:
         return buf.getvalue()
     img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     out = io.BytesIO()
-    img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(out, format="png", optimize=True)
+    img.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(
+        out, format="png", optimize=True
+    )
     return out.getvalue()
 
 
@@ -110,10 +112,29 @@ class Interactive:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
-    def render(self, compress: bool = True, **params) -> bytes:
-        """PNG bytes of the figure at ``params`` (plus the fixed arguments)."""
+    def render(self, compress: bool = True, reuse_layout: bool = False, **params) -> bytes:
+        """PNG bytes of the figure at ``params`` (plus the fixed arguments).
+
+        Constrained layout is most of the cost of a frame (it measures every tick
+        label). With ``reuse_layout`` the first figure of each axes arrangement is laid
+        out as usual and later ones take its axes positions, as an interactive plot
+        that updates its data keeps its layout; the live slider uses this.
+        """
         fig = self.func(**self.fixed, **params)
+        if reuse_layout:
+            self._apply_cached_layout(fig)
         return png_bytes(fig, compress=compress)
+
+    def _apply_cached_layout(self, fig: Figure) -> None:
+        cache = self.__dict__.setdefault("_layouts", {})
+        key = (len(fig.axes), tuple(fig.get_size_inches()))
+        if key not in cache:
+            fig.draw_without_rendering()  # runs the layout engine
+            cache[key] = [ax.get_position() for ax in fig.axes]
+            return
+        fig.set_layout_engine("none")
+        for ax, pos in zip(fig.axes, cache[key], strict=True):
+            ax.set_position(pos)
 
     def describe(self, **params) -> str:
         return self.alt(**params)
@@ -206,13 +227,18 @@ class Interactive:
                     description=self.label(n),
                     continuous_update=True,
                 )
-        image = w.Image(value=self.render(compress=False, **start), format="png")
+        image = w.Image(value=self.render(compress=False, reuse_layout=True, **start), format="png")
         image.layout.max_width = "100%"
+
+        seen: dict = {}  # frames already drawn in this widget: revisiting one is instant
 
         def update(_change=None):
             params = {n: c.value for n, c in controls.items()}
-            image.value = self.render(compress=False, **params)
-            image.description = self.describe(**params)
+            key = tuple(params.items())
+            if key not in seen:
+                png = self.render(compress=False, reuse_layout=True, **params)
+                seen[key] = png, self.describe(**params)
+            image.value, image.description = seen[key]
 
         for c in controls.values():
             c.observe(update, names="value")
