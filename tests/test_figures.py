@@ -1,5 +1,6 @@
 """Plot functions (pure params -> Figure) and the interactive wrapper (static + live)."""
 
+import base64
 import json
 import re
 
@@ -148,3 +149,11 @@ def test_live_widget_reuses_layout_and_keeps_drawn_frames():
     fresh = it.render(compress=False, d_k=64, scaled=True)
     reused = it.render(compress=False, reuse_layout=True, d_k=64, scaled=True)
     assert fresh[16:24] == reused[16:24]  # PNG width and height
+
+
+def test_live_widget_starts_from_the_static_frame_when_it_exists():
+    it = _small()
+    it.static_html()
+    image = it.widget().children[1]
+    src = it.frames()[it._key(it.start())]["src"]
+    assert image.value == base64.b64decode(src.split(",", 1)[1])

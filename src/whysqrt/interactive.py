@@ -152,7 +152,14 @@ class Interactive:
         return "ws-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
     def frames(self) -> dict[str, dict]:
-        """Every grid point: key "i|j|..." (value indices) -> {src, alt}."""
+        """Every grid point: key "i|j|..." (value indices) -> {src, alt}, rendered once."""
+        return self._frames
+
+    def _key(self, params: dict) -> str:
+        return "|".join(str(self.grid[n].index(params[n])) for n in self.grid)
+
+    @cached_property
+    def _frames(self) -> dict[str, dict]:
         names = list(self.grid)
         out = {}
         for idx in np.ndindex(*(len(self.grid[n]) for n in names)):
@@ -195,8 +202,7 @@ class Interactive:
                     f'<output for="{cid}" id="{cid}-value">{html.escape(_fmt(start[n]))}</output></span>'
                 )
         frames = self.frames()
-        key0 = "|".join(str(self.grid[n].index(start[n])) for n in names)
-        first = frames[key0]
+        first = frames[self._key(start)]
         order = json.dumps(names)
         payload = json.dumps({"order": names, "frames": frames}, separators=(",", ":"))
         payload = payload.replace("</", "<\\/")
@@ -227,10 +233,16 @@ class Interactive:
                     description=self.label(n),
                     continuous_update=True,
                 )
-        image = w.Image(value=self.render(compress=False, reuse_layout=True, **start), format="png")
+        if "_frames" in self.__dict__:  # the static slider already drew the first frame
+            src = self._frames[self._key(start)]["src"]
+            first = base64.b64decode(src.split(",", 1)[1])
+        else:
+            first = self.render(compress=False, reuse_layout=True, **start)
+        image = w.Image(value=first, format="png")
         image.layout.max_width = "100%"
 
-        seen: dict = {}  # frames already drawn in this widget: revisiting one is instant
+        # frames already drawn in this widget: revisiting one is instant
+        seen: dict = {tuple(start.items()): (first, self.describe(**start))}
 
         def update(_change=None):
             params = {n: c.value for n, c in controls.items()}
