@@ -93,8 +93,10 @@ def test_layer_norm_rows_have_mean_0_and_bounded_second_moment(x):
     finite,
 )
 def test_norms_are_invariant_to_affine_rescaling_of_input(x, a, b):
-    # scaling and shifting the input leaves both outputs unchanged (up to eps effects)
-    x = x + np.linspace(0, 1, x.size).reshape(x.shape)  # avoid constant slices
+    # scaling and shifting the input leaves both outputs unchanged (up to eps effects):
+    # adding 0, 1, 2, ... keeps every normalised slice's variance >= 1/4, so eps = 1e-12
+    # moves the outputs by far less than the tolerance
+    x = x + np.arange(x.size, dtype=float).reshape(x.shape)
     np.testing.assert_allclose(
         N.layer_norm(a * x + b, eps=1e-12), N.layer_norm(x, eps=1e-12), atol=1e-6
     )
