@@ -138,6 +138,17 @@ def scaled_dot_product_attention(q, k, v_, mask=None, scale=None):
     return weights @ val, weights
 
 
+def _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho) -> tuple[float, ...]:
+    """Validated (mu_q, mu_k, sigma_q, sigma_k, rho) of one coordinate pair (q_i, k_i)."""
+    return (
+        v.finite_float("mu_q", mu_q),
+        v.finite_float("mu_k", mu_k),
+        v.finite_float("sigma_q", sigma_q, positive=True),
+        v.finite_float("sigma_k", sigma_k, positive=True),
+        v.in_range("rho", rho, -1.0, 1.0),
+    )
+
+
 def sample_qk(
     d_k: int,
     n: int,
@@ -158,10 +169,7 @@ def sample_qk(
     """
     d_k = v.positive_int("d_k", d_k)
     n = v.positive_int("n", n)
-    mu_q, mu_k = v.finite_float("mu_q", mu_q), v.finite_float("mu_k", mu_k)
-    sigma_q = v.finite_float("sigma_q", sigma_q, positive=True)
-    sigma_k = v.finite_float("sigma_k", sigma_k, positive=True)
-    rho = v.in_range("rho", rho, -1.0, 1.0)
+    mu_q, mu_k, sigma_q, sigma_k, rho = _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho)
     rng = np.random.default_rng(seed)
     z1 = rng.standard_normal((n, d_k))
     z2 = rng.standard_normal((n, d_k))
@@ -197,10 +205,7 @@ def product_moments(
     The ``variance-proof`` notebook derives the same formula with SymPy.
     """
     d_k = v.positive_int("d_k", d_k)
-    mu_q, mu_k = v.finite_float("mu_q", mu_q), v.finite_float("mu_k", mu_k)
-    s_q = v.finite_float("sigma_q", sigma_q, positive=True)
-    s_k = v.finite_float("sigma_k", sigma_k, positive=True)
-    rho = v.in_range("rho", rho, -1.0, 1.0)
+    mu_q, mu_k, s_q, s_k, rho = _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho)
     mean = mu_q * mu_k + rho * s_q * s_k
     var = (
         s_q**2 * s_k**2 * (1 + rho**2)
