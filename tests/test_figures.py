@@ -157,3 +157,14 @@ def test_live_widget_starts_from_the_static_frame_when_it_exists():
     image = it.widget().children[1]
     src = it.frames()[it._key(it.start())]["src"]
     assert image.value == base64.b64decode(src.split(",", 1)[1])
+
+
+def test_look_for_line_is_shown_under_static_and_live_slider():
+    kw = dict(d_k=[1, 4], alt=lambda **p: f"d_k={p['d_k']}", caption="c")
+    inter = ws.interact(ws.plots.dot_product_histogram, look_for="the width <grows>", **kw)
+    assert "What to look for:</b> the width &lt;grows&gt;" in inter.static_html()
+    live_text = inter.widget().children[-1].value
+    assert "the width &lt;grows&gt;" in live_text
+    assert "What to look for" not in ws.interact(ws.plots.dot_product_histogram, **kw).static_html()
+    with pytest.raises(TypeError, match="^look_for"):
+        ws.interact(ws.plots.dot_product_histogram, look_for=3, **kw)

@@ -122,3 +122,30 @@ def test_bibliography_entries_are_complete_and_unique():
     for key, entry in bib.entries.items():
         assert "title" in entry.fields and "year" in entry.fields, key
         assert entry.persons.get("author") or "howpublished" in entry.fields, key
+
+
+LONG_GLUE = re.compile(r"\{glue:[a-z]*\}`[^`]*\.ipynb::|:doc:\s*\.\./notebooks/")
+
+
+def chapter_source_problems(text: str, max_line: int = 300) -> list[str]:
+    """Lines of a chapter that do not read as prose: long-form glue paths, over-long lines."""
+    problems = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if LONG_GLUE.search(line):
+            problems.append(f"line {n}: long-form glue reference; use {{num}} or {{paste}}")
+        if len(line) > max_line:
+            problems.append(f"line {n}: {len(line)} characters; glue a long table whole")
+    return problems
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name)
+def test_chapter_source_reads_as_prose(path):
+    assert chapter_source_problems(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_prose_check_catches_long_glue_and_long_lines():
+    long_ref = "{glue:text}`../notebooks/x.ipynb::key:.3f`"
+    assert chapter_source_problems(long_ref)
+    assert chapter_source_problems("```{glue:any} k\n:doc: ../notebooks/x.ipynb\n```")
+    assert chapter_source_problems("a " * 200)
+    assert chapter_source_problems("{num}`key:.3f` and\n```{paste} fig\n```") == []

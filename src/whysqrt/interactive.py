@@ -79,8 +79,11 @@ class Interactive:
     labels: dict[str, str] = field(default_factory=dict)
     initial: dict[str, object] = field(default_factory=dict)
     fixed: dict[str, object] = field(default_factory=dict)
+    look_for: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.look_for, str):
+            raise TypeError("look_for must be a string")
         if not callable(self.func):
             raise TypeError("func must be callable")
         if not isinstance(self.grid, dict) or not self.grid:
@@ -211,10 +214,15 @@ class Interactive:
             f'<div class="ws-controls" role="group" aria-label="figure controls">{"".join(controls)}</div>'
             f'<img class="ws-frame" src="{first["src"]}" alt="{html.escape(first["alt"])}" '
             f'width="{int(6.4 * DPI)}">'
-            f"<figcaption>{html.escape(self.caption)}</figcaption>"
+            f"<figcaption>{html.escape(self.caption)}{self._look_for_html()}</figcaption>"
             f'<script type="application/json" class="ws-frames">{payload}</script>'
             f"</figure>"
         )
+
+    def _look_for_html(self) -> str:
+        if not self.look_for.strip():
+            return ""
+        return f' <span class="ws-look"><b>What to look for:</b> {html.escape(self.look_for)}</span>'
 
     # -- live slider ---------------------------------------------------------
     def widget(self):
@@ -254,7 +262,7 @@ class Interactive:
 
         for c in controls.values():
             c.observe(update, names="value")
-        box = w.VBox([w.HBox(list(controls.values())), image, w.HTML(html.escape(self.caption))])
+        box = w.VBox([w.HBox(list(controls.values())), image, w.HTML(html.escape(self.caption) + self._look_for_html())])
         box.update = update  # used by the latency benchmark
         return box
 
@@ -284,17 +292,26 @@ def interact(
     labels: dict[str, str] | None = None,
     initial: dict | None = None,
     fixed: dict | None = None,
+    look_for: str = "",
     **grid,
 ) -> Interactive:
     """Make ``func`` interactive over the parameter grid given as keyword lists.
 
     ``alt(**params)`` returns the alt text of one frame; ``caption`` is shown under
-    the figure; ``labels`` maps parameter names to visible control labels.
+    the figure; ``look_for`` is one sentence, shown under it, saying what to watch
+    as the controls move; ``labels`` maps parameter names to visible control labels.
     Example: ``ws.interact(ws.plots.dot_product_histogram, d_k=ws.DK_GRID,
     scaled=[False, True], alt=..., caption=...)``.
     """
     return Interactive(
-        func, dict(grid), alt, caption, dict(labels or {}), dict(initial or {}), dict(fixed or {})
+        func,
+        dict(grid),
+        alt,
+        caption,
+        dict(labels or {}),
+        dict(initial or {}),
+        dict(fixed or {}),
+        look_for,
     )
 
 

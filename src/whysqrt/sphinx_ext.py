@@ -11,6 +11,11 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
   its inline ``const THEBE_JS_URL = ...`` once per read phase, and under Jupyter
   Book that happens twice, so every page threw "Identifier 'THEBE_JS_URL' has
   already been declared";
+* gives chapters a short way to paste a number or an output of their companion
+  notebook (the notebook with the same stem in ``notebooks/``):
+  ``{num}`key:.3f``` is ``{glue:text}`../notebooks/<stem>.ipynb::key:.3f```, and
+  ``{paste} key`` is ``{glue:any} key`` with ``:doc: ../notebooks/<stem>.ipynb``.
+  A key written ``other-stem::key`` takes it from another notebook instead;
 * gives bibliography entries the ARIA role ``listitem``: docutils marks them
   ``doc-biblioentry``, a role deprecated in WAI-ARIA 1.3, inside a ``role="list"``
   container, which axe-core reports as a critical violation (a list without items).
@@ -21,6 +26,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from myst_nb.ext.glue.directives import PasteAnyDirective
+from myst_nb.ext.glue.roles import PasteTextRole
 from sphinx.application import Sphinx
 
 STATIC = Path(__file__).parent / "static"
@@ -82,12 +89,50 @@ def _fix_citation_roles(app: Sphinx, pagename, templatename, context, doctree) -
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+def companion_ref(docname: str, key: str) -> tuple[str, str]:
+    """(notebook path from the source root, glue key) for ``key`` written in ``docname``.
+
+    ``key`` names a glued variable of the companion notebook (``notebooks/<stem>.ipynb``
+    for the chapter ``book/<stem>``), or of another one as ``<stem>::key``.
+    """
+    stem, sep, name = key.partition("::")
+    if not sep:
+        stem, name = Path(docname).name, key
+    if not stem or not name.strip():
+        raise ValueError(f"key must be 'name' or 'stem::name', got {key!r}")
+    return f"/notebooks/{stem}.ipynb", name.strip()
+
+
+class CompanionNumber(PasteTextRole):
+    """``{num}`key:fmt``` pastes the text of a variable glued by the companion notebook."""
+
+    def run(self):
+        key, colon, fmt = self.text.rpartition(":")
+        if not colon or "::" in self.text and key.endswith(":"):
+            key, fmt = self.text, ""
+        doc, name = companion_ref(self.document.settings.env.docname, key)
+        self.text = f"{doc}::{name}" + (f":{fmt}" if fmt else "")
+        return super().run()
+
+
+class CompanionPaste(PasteAnyDirective):
+    """``{paste} key`` pastes any output glued by the companion notebook (figure, slider, table)."""
+
+    def run(self):
+        doc, name = companion_ref(self.state.document.settings.env.docname, self.arguments[0])
+        self.arguments[0] = name
+        self.options.setdefault("doc", doc)
+        return super().run()
+
+
 def setup(app: Sphinx) -> dict:
     mathjax_source()  # fail early, at configuration time, if MathJax is missing
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
     app.connect("html-page-context", _fix_citation_roles)
+    app.add_role("num", CompanionNumber())
+    app.add_directive("paste", CompanionPaste)
     app.add_js_file("whysqrt-slider.js", defer="defer")
     app.add_css_file("whysqrt.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
