@@ -222,7 +222,9 @@ class Interactive:
     def _look_for_html(self) -> str:
         if not self.look_for.strip():
             return ""
-        return f' <span class="ws-look"><b>What to look for:</b> {html.escape(self.look_for)}</span>'
+        return (
+            f' <span class="ws-look"><b>What to look for:</b> {html.escape(self.look_for)}</span>'
+        )
 
     # -- live slider ---------------------------------------------------------
     def widget(self):
@@ -262,7 +264,13 @@ class Interactive:
 
         for c in controls.values():
             c.observe(update, names="value")
-        box = w.VBox([w.HBox(list(controls.values())), image, w.HTML(html.escape(self.caption) + self._look_for_html())])
+        box = w.VBox(
+            [
+                w.HBox(list(controls.values())),
+                image,
+                w.HTML(html.escape(self.caption) + self._look_for_html()),
+            ]
+        )
         box.update = update  # used by the latency benchmark
         return box
 
