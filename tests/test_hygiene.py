@@ -149,3 +149,13 @@ def test_the_prose_check_catches_long_glue_and_long_lines():
     assert chapter_source_problems("```{glue:any} k\n:doc: ../notebooks/x.ipynb\n```")
     assert chapter_source_problems("a " * 200)
     assert chapter_source_problems("{num}`key:.3f` and\n```{paste} fig\n```") == []
+
+
+#: ``wc -w book/*.md`` when the editorial pass of issue 10 began; the text may grow by
+#: at most 10 % over it (cuts pay for additions).
+WORDS_BEFORE_EDITORIAL_PASS = 19_050
+
+
+def test_the_book_grows_by_at_most_ten_percent():
+    words = sum(len(p.read_text(encoding="utf-8").split()) for p in (ROOT / "book").glob("*.md"))
+    assert words <= 1.10 * WORDS_BEFORE_EDITORIAL_PASS, f"{words} words in book/*.md"
