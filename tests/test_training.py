@@ -268,6 +268,7 @@ def test_sweep_recovers_a_known_shift(gamma):
     slope, err = sw.shift("adam", 1.0)
     assert slope == pytest.approx(gamma, abs=1e-9)
     assert err == pytest.approx(sw.grid_error("adam"))  # no seed noise: the grid term only
+    assert type(sw.grid_error("adam")) is float and type(err) is float  # glue needs floats
     assert not sw.on_edge("sgd", 0.0)
 
 

@@ -383,7 +383,7 @@ class Sweep:
         """Slope uncertainty from the grid alone: each end's log10 lr* is known to within
         a grid step, taken as a uniform error (standard deviation step/sqrt(12))."""
         step = float(np.mean(np.diff(np.log10(self.lrs[optimizer]))))
-        return step / np.sqrt(12) * np.sqrt(2) / np.log10(self.d_ks[-1] / self.d_ks[0])
+        return float(step / np.sqrt(12) * np.sqrt(2) / np.log10(self.d_ks[-1] / self.d_ks[0]))
 
     def shift(self, optimizer: str, alpha: float) -> tuple[float, float]:
         """Slope of log lr* against log d_k between the smallest and largest d_k (0: the
