@@ -191,6 +191,13 @@ def test_train_many_equals_a_plain_loop(optimizer, lr):
             np.testing.assert_allclose(out[:, r, j, 1], ref, rtol=1e-9, atol=1e-12)
 
 
+def test_float32_training_follows_float64():
+    args = (8, (0.0, 0.5, 1.0), (0.3, 3.0), "sgd")
+    f32 = tr.train_many(*args, seeds=2, steps=10)
+    f64 = tr.train_many(*args, seeds=2, steps=10, dtype=np.float64)
+    np.testing.assert_allclose(f32, f64, rtol=1e-3, atol=1e-6)
+
+
 def test_training_reduces_the_loss_and_is_seeded():
     a = tr.train_many(16, (0.5,), (3.0,), "sgd", seeds=2, steps=80)
     b = tr.train_many(16, (0.5,), (3.0,), "sgd", seeds=2, steps=80)
