@@ -648,6 +648,7 @@ def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
     shades = np.linspace(0.35, 1.0, len(sweep.d_ks))
     col = ALPHA_COLORS.get(alpha, COLORS["theory"])
     top = 3 * float(sweep.loss.max())
+    bottom = 10 ** np.floor(np.log10(max(float(sweep.loss.mean(axis=-1).min()), 1e-12)))
     for ax, opt in zip(axes, sweep.optimizers):
         lrs = np.asarray(sweep.lrs[opt])
         for d, shade in zip(sweep.d_ks, shades):
@@ -668,9 +669,9 @@ def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
         ax.axhline(sweep.uniform_loss, color=COLORS["theory"], lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_ylim(1e-6, top)
+        ax.set_ylim(bottom, top)
         ax.minorticks_off()  # minor log ticks cost most of the drawing time of a frame
-        ax.set_yticks([1e-6, 1e-4, 1e-2, 1])
+        ax.set_yticks(10 ** np.arange(np.log10(bottom), 1, 3))
         decades = np.arange(np.ceil(np.log10(lrs[0])), np.floor(np.log10(lrs[-1])) + 1)
         ax.set_xticks(10**decades)
         slope, err = sweep.shift(opt, alpha)
