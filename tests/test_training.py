@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
@@ -83,26 +84,238 @@ def test_init_gives_unit_variance_queries():
     assert (x @ params["W_Q"].T).var() == pytest.approx(1.0, rel=0.1)
 
 
+# -- the soft task ---------------------------------------------------------------
+def test_soft_task_target_is_the_teacher_mixture_and_not_one_hot():
+    task = tr.make_soft_task(2000, rng=np.random.default_rng(0))
+    w = task.soft
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    np.testing.assert_allclose(task.y, np.einsum("bj,bjv->bv", w, task.values))
+    assert 0.3 < w.max(axis=1).mean() < 0.8  # spread out: neither one-hot nor uniform
+    np.testing.assert_array_equal(task.target, w.argmax(axis=1))
+
+
+def test_the_teacher_is_reachable_and_one_hot_attention_is_not_optimal():
+    d_model, d_k, alpha, beta = 8, 16, 0.5, 1.5
+    task = tr.make_soft_task(500, d_model=d_model, beta=beta, rng=np.random.default_rng(1))
+    c = d_k**-alpha
+    wq = np.zeros((d_k, d_model))
+    wq[:d_model] = np.eye(d_model)
+    wk = np.zeros((d_k, d_model))
+    wk[:d_model] = beta * tr.teacher_matrix(d_model) / c  # c W_Q^T W_K = beta A*
+    loss, grads, _ = tr.loss_and_grads({"W_Q": wq, "W_K": wk}, task, alpha)
+    assert loss < 1e-20 and all(np.abs(g).max() < 1e-10 for g in grads.values())
+    loss_hard, *_ = tr.loss_and_grads({"W_Q": wq, "W_K": 1e4 * wk}, task, alpha)  # one-hot
+    assert loss_hard > 0.02
+
+
+# -- the batched trainer -----------------------------------------------------------
+def _stack(seeds=2, d_k=5, alphas=(0.0, 0.5, 1.0), batch=6):
+    tasks = [
+        tr.make_soft_task(batch, n_keys=4, d_model=3, d_v=2, rng=np.random.default_rng(r))
+        for r in range(seeds)
+    ]
+    params = [tr.init_params(3, d_k, seed=10 + r) for r in range(seeds)]
+    wq = np.stack([[p["W_Q"] * (1 + 0.3 * m) for m in range(len(alphas))] for p in params])
+    wk = np.stack([[p["W_K"] for _ in alphas] for p in params])
+    c = d_k ** -np.array(alphas)
+    return tasks, wq, wk, c
+
+
+def test_batched_grads_equal_the_one_run_gradients():
+    tasks, wq, wk, c = _stack()
+    x, vals, y = (np.stack([getattr(t, n) for t in tasks]) for n in ("x", "values", "y"))
+    loss, gq, gk = tr.batched_grads(wq, wk, c, x, vals, y)
+    for r, task in enumerate(tasks):
+        for m, a in enumerate((0.0, 0.5, 1.0)):
+            ref_loss, ref, _ = tr.loss_and_grads({"W_Q": wq[r, m], "W_K": wk[r, m]}, task, a)
+            assert loss[r, m] == pytest.approx(ref_loss, rel=1e-12)
+            np.testing.assert_allclose(gq[r, m], ref["W_Q"], rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(gk[r, m], ref["W_K"], rtol=1e-10, atol=1e-14)
+
+
+def test_batched_grads_match_finite_differences():
+    tasks, wq, wk, c = _stack(seeds=1)
+    x, vals, y = (np.stack([getattr(t, n) for t in tasks]) for n in ("x", "values", "y"))
+    _, gq, gk = tr.batched_grads(wq, wk, c, x, vals, y)
+    eps = 1e-6
+    for grad, which in ((gq, 0), (gk, 1)):
+        for idx in [(0, 1, 2, 0), (0, 2, 4, 2), (0, 0, 0, 1)]:
+            w = [wq.copy(), wk.copy()]
+            w[which][idx] += eps
+            plus = tr.batched_grads(*w, c, x, vals, y)[0][idx[:2]]
+            w[which][idx] -= 2 * eps
+            minus = tr.batched_grads(*w, c, x, vals, y)[0][idx[:2]]
+            assert grad[idx] == pytest.approx((plus - minus) / (2 * eps), rel=1e-5, abs=1e-9)
+
+
+def test_adam_update_by_hand():
+    g = np.array([2.0, -0.5, 0.0])
+    step, m, s = tr.adam_update(g, np.zeros(3), np.zeros(3), 1, 0.1)
+    np.testing.assert_allclose(step, [-0.1, 0.1, 0.0], atol=1e-8)  # -lr sign(g)
+    np.testing.assert_allclose(m, 0.1 * g)
+    np.testing.assert_allclose(s, 0.001 * g**2)
+    # second step with the same gradient: m_hat = g, s_hat = g^2 again
+    step2, *_ = tr.adam_update(g, m, s, 2, 0.1)
+    np.testing.assert_allclose(step2, [-0.1, 0.1, 0.0], atol=1e-7)
+
+
+def _reference_training(d_k, alpha, lr, optimizer, steps, batch, seed):
+    """train_many for one run, written as a plain loop over loss_and_grads."""
+    task = tr.make_soft_task(steps * batch, rng=np.random.default_rng(1000 + seed), d_model=8)
+    params = tr.init_params(8, d_k, seed=seed)
+    mom = {n: [np.zeros_like(w), np.zeros_like(w)] for n, w in params.items()}
+    losses = []
+    for t in range(steps):
+        sl = slice(t * batch, (t + 1) * batch)
+        part = tr.Task(task.x[sl], task.values[sl], task.target[sl], task.soft[sl])
+        loss, grads, _ = tr.loss_and_grads(params, part, alpha)
+        losses.append(loss)
+        for n in params:
+            if optimizer == "sgd":
+                params[n] = params[n] - lr * grads[n]
+            else:
+                step, *mom[n] = tr.adam_update(grads[n], *mom[n], t + 1, lr)
+                params[n] = params[n] + step
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 3.0), ("adam", 0.02)])
+def test_train_many_equals_a_plain_loop(optimizer, lr):
+    out = tr.train_many(
+        6, (0.0, 0.5, 1.0), (lr / 3, lr), optimizer, seeds=2, steps=12, batch=4, dtype=np.float64
+    )
+    assert out.shape == (12, 2, 3, 2)
+    for r in range(2):
+        for j, a in enumerate((0.0, 0.5, 1.0)):
+            ref = _reference_training(6, a, lr, optimizer, 12, 4, r)
+            np.testing.assert_allclose(out[:, r, j, 1], ref, rtol=1e-9, atol=1e-12)
+
+
+def test_float32_training_follows_float64():
+    args = (8, (0.0, 0.5, 1.0), (0.3, 3.0), "sgd")
+    f32 = tr.train_many(*args, seeds=2, steps=10)
+    f64 = tr.train_many(*args, seeds=2, steps=10, dtype=np.float64)
+    np.testing.assert_allclose(f32, f64, rtol=1e-3, atol=1e-6)
+
+
 def test_training_reduces_the_loss_and_is_seeded():
-    a = tr.train(16, alphas=(0.5,), lr=3.0, steps=150)
-    b = tr.train(16, alphas=(0.5,), lr=3.0, steps=150)
-    np.testing.assert_array_equal(a.loss[0.5], b.loss[0.5])
-    assert a.final_loss(0.5) < 0.5 * np.mean(a.loss[0.5][:10])
-    assert np.all(np.isfinite(a.grad_norm[0.5]))
+    a = tr.train_many(16, (0.5,), (3.0,), "sgd", seeds=2, steps=80)
+    b = tr.train_many(16, (0.5,), (3.0,), "sgd", seeds=2, steps=80)
+    np.testing.assert_array_equal(a, b)
+    assert np.all(a[-10:].mean(axis=0) < 0.2 * a[:5].mean(axis=0))
 
 
-def test_larger_alpha_starts_with_flatter_attention_and_smaller_gradient():
-    r = tr.train(256, lr=1.0, steps=2)
-    assert r.init_entropy[0.0] < r.init_entropy[0.5] < r.init_entropy[1.0]
-    assert r.grad_norm[0.0][0] > r.grad_norm[0.5][0] > r.grad_norm[1.0][0]
+# -- how far one step moves a logit ---------------------------------------------------
+def _logits_after(params, grads, task, alpha, optimizer, h):
+    """Logits after a step of size h: SGD, or Adam's first step (-h sign(grad))."""
+    move = grads if optimizer == "sgd" else {n: np.sign(g) for n, g in grads.items()}
+    q, k, c, _ = tr._forward_g({n: params[n] - h * move[n] for n in params}, task, alpha)
+    return c * np.einsum("bnk,bk->bn", k, q)
 
 
-def test_lr_sweep_shape_and_best():
-    sw = tr.lr_sweep(d_ks=(4,), lrs=(0.5, 2.0), alphas=(0.0, 1.0), steps=20)
-    assert sw.loss.shape == (1, 2, 2)
-    loss, lr = sw.best(4, 0.0)
-    assert loss == sw.loss[0, 0].min() and lr in (0.5, 2.0)
-    assert sw.best_alpha(4, 0.5) in (0.0, 1.0)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_logit_change_closed_form_matches_a_real_step(optimizer, alpha):
+    for seed in range(3):
+        task = tr.make_soft_task(1, n_keys=5, d_model=4, d_v=3, rng=np.random.default_rng(seed))
+        params = tr.init_params(4, 6, seed=seed)
+        _, grads, _ = tr.loss_and_grads(params, task, alpha)
+        q, k, c, _ = tr._forward_g(params, task, alpha)
+
+        h = 1e-5
+        args = (params, grads, task, alpha, optimizer)
+        numeric = (_logits_after(*args, h) - _logits_after(*args, -h)) / (2 * h)
+        closed = tr.logit_change(params, task, alpha, optimizer)
+        np.testing.assert_allclose(closed, numeric, rtol=1e-6, atol=1e-9)
+        if alpha > 0 and optimizer == "sgd":  # c instead of c^2 would be caught
+            assert not np.allclose(closed / c, numeric, rtol=1e-3)
+
+
+def test_symbolic_logit_step_agrees_with_the_closed_form():
+    derived, closed = ws.symbolic.logit_step_sgd()
+    assert sp.expand(derived - closed) == 0
+    assert sp.expand(derived - 2 * closed) != 0  # the comparison can fail
+    ex = ws.symbolic.logit_step_exponents()
+    a = sp.Symbol("alpha", positive=True)
+    assert sp.simplify(ex["sgd"] - (1 - 2 * a)) == 0 and ex["alpha_sgd"] == sp.Rational(1, 2)
+    assert sp.simplify(ex["adam"] - (1 - a)) == 0 and ex["alpha_adam"] == 1
+
+
+def test_measured_logit_step_follows_the_predicted_powers():
+    d_ks = (8, 32, 128, 512)
+    steps = tr.logit_step(d_ks, seeds=3, batch=32)
+    for name in ("sgd", "adam"):
+        for j, a in enumerate((0.0, 0.5, 1.0)):
+            power = tr.fit_power(d_ks, steps[name][:, j])
+            predicted = -tr.predicted_slope(name, a)
+            tol = 0.35 if (name, a) == ("sgd", 0.0) else 0.12  # alpha = 0: saturation
+            assert abs(power - predicted) < tol, (name, a, power)
+
+
+# -- the sweep summary ---------------------------------------------------------------------
+def _fake_sweep(gamma=0.5, noise=0.0):
+    """A Sweep whose best log10 lr is exactly -1 + gamma log10(d_k / 4) (log loss a parabola)."""
+    d_ks, lrs = (4, 16, 64), tuple(np.logspace(-3, 2, 16))
+    x = np.log10(lrs)
+    rng = np.random.default_rng(0)
+    loss = np.empty((2, 3, 3, 16, 4))
+    for i, d in enumerate(d_ks):
+        best = -1 + gamma * np.log10(d / 4)
+        loss[:, i] = np.exp((x[:, None] - best) ** 2 + noise * rng.standard_normal((16, 4)))
+    return tr.Sweep(
+        ("sgd", "adam"), d_ks, (0.0, 0.5, 1.0), {"sgd": lrs, "adam": lrs}, loss, 1.0, 10
+    )
+
+
+@given(st.floats(-0.9, 0.9))
+@settings(max_examples=20, deadline=None)
+def test_sweep_recovers_a_known_shift(gamma):
+    sw = _fake_sweep(gamma)
+    np.testing.assert_allclose(sw.best_log_lr("sgd", 16, 0.5), -1 + gamma * np.log10(4), atol=1e-9)
+    slope, err = sw.shift("adam", 1.0)
+    assert slope == pytest.approx(gamma, abs=1e-9)
+    assert err == pytest.approx(sw.grid_error("adam"))  # no seed noise: the grid term only
+    assert type(sw.grid_error("adam")) is float and type(err) is float  # glue needs floats
+    assert not sw.on_edge("sgd", 0.0)
+
+
+def test_sweep_curve_mean_and_standard_error_by_hand():
+    sw = _fake_sweep(noise=0.1)
+    mean, se = sw.curve("sgd", 4, 0.0)
+    runs = sw.loss[0, 0, 0]
+    assert mean[3] == pytest.approx(runs[3].mean())
+    assert se[3] == pytest.approx(runs[3].std(ddof=1) / 2)
+
+
+def test_predicted_slopes():
+    assert [tr.predicted_slope("sgd", a) for a in (0, 0.5, 1)] == [-1, 0, 1]
+    assert [tr.predicted_slope("adam", a) for a in (0, 0.5, 1)] == [-1, -0.5, 0]
+
+
+def test_small_sweep_runs():
+    sw = tr.sweep(
+        d_ks=(4, 8), lrs={"sgd": (0.3, 3.0, 30.0), "adam": (0.003, 0.03, 0.3)}, seeds=2, steps=10
+    )
+    assert sw.loss.shape == (2, 2, 3, 3, 2) and np.all(np.isfinite(sw.loss))
+    assert 0 < sw.uniform_loss < 0.5
+
+
+def test_figures_and_alt_text():
+    fig = tr.alpha_panel(alpha=1.0, d_k=256)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    alt = tr.describe_alpha_panel(alpha=1.0, d_k=256)
+    assert "256" in alt and f"{256**-1:.3g}" in alt
+    sw = _fake_sweep(0.5, noise=0.05)
+    for alpha in (0.0, 0.5, 1.0):
+        assert len(tr.sweep_figure(sw, alpha).axes) == 2
+        alt = tr.describe_sweep_figure(sw, alpha)
+        assert "with Adam" in alt and "with SGD" in alt and "d_k = 64" in alt
+        assert "-0)" not in alt and "-0 " not in alt
+    assert r"\alpha = 0.5" in tr.shift_table_latex(sw)
+    steps = tr.logit_step((8, 16), seeds=2, batch=8)
+    assert len(tr.logit_step_figure(steps, (8, 16)).axes) == 2
+    alt = tr.describe_logit_step_figure(steps, (8, 16))
+    assert "predicted 0)" in alt and "-0)" not in alt
 
 
 @pytest.mark.parametrize(
@@ -124,29 +337,30 @@ def test_lr_sweep_shape_and_best():
             ValueError,
         ),
         (lambda: tr.loss_and_grads(_small()[0], _small()[1], alpha=-1.0), "alpha", ValueError),
-        (lambda: tr.train(0), "d_k", ValueError),
-        (lambda: tr.train(4, lr=0.0), "lr", ValueError),
-        (lambda: tr.train(4, alphas=()), "alphas", ValueError),
-        (lambda: tr.lr_sweep(d_ks=()), "d_ks", ValueError),
         (lambda: tr.alpha_panel(alpha=3.0), "alpha", ValueError),
         (lambda: tr.alpha_panel(d_k=0), "d_k", ValueError),
-        (lambda: tr.training_curves([1]), "results", TypeError),
-        (lambda: tr.lr_sweep_figure(None), "sweep", TypeError),
+        (lambda: tr.make_soft_task(4, beta=float("nan")), "beta", ValueError),
+        (lambda: tr.make_soft_task(4, rng="x"), "rng", TypeError),
+        (lambda: tr.teacher_matrix(0), "d_model", ValueError),
+        (lambda: tr.logit_change(*_small(), optimizer="rmsprop"), "optimizer", ValueError),
+        (lambda: tr.logit_change(_small()[0], "task"), "task", TypeError),
+        (lambda: tr.logit_step(lr=0.0), "lr", ValueError),
+        (lambda: tr.train_many(0, (0.5,), (1.0,)), "d_k", ValueError),
+        (lambda: tr.train_many(4, (0.5,), (1.0,), optimizer="sgdm"), "optimizer", ValueError),
+        (lambda: tr.train_many(4, (0.5,), (-1.0,)), "lrs", ValueError),
+        (lambda: tr.train_many(4, (), (1.0,)), "alphas", ValueError),
+        (lambda: tr.train_many(4, (0.5,), (1.0,), seeds=0), "seeds", ValueError),
+        (lambda: tr.sweep(d_ks=()), "d_ks", ValueError),
+        (lambda: tr.sweep(lrs={"sgd": (1.0,), "adam": (1.0, 2.0)}), "lrs", ValueError),
+        (lambda: tr.predicted_slope("sgdm", 0.5), "optimizer", ValueError),
+        (lambda: tr.fit_power((1, 2), np.ones((3, 2))), "runs", ValueError),
+        (lambda: tr.sweep_figure(None), "sweep", TypeError),
+        (lambda: tr.sweep_figure(_fake_sweep(), alpha=0.25), "alpha", ValueError),
+        (lambda: tr.shift_table_latex(None), "sweep", TypeError),
+        (lambda: tr.logit_step_figure({}, (1, 2)), "steps", TypeError),
+        (lambda: ws.symbolic.logit_step_sgd(d_k=0), "d_k", ValueError),
     ],
 )
 def test_bad_input(call, name, exc):
     with pytest.raises(exc, match=rf"^{name}\b"):
         call()
-
-
-def test_figures_and_alt_text():
-    fig = tr.alpha_panel(alpha=1.0, d_k=256)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
-    alt = tr.describe_alpha_panel(alpha=1.0, d_k=256)
-    assert "256" in alt and f"{256**-1:.3g}" in alt
-    r = tr.train(16, lr=1.0, steps=20)
-    assert len(tr.training_curves([r, r]).axes) == 4
-    assert "d_k = 16" in tr.describe_training_curves([r])
-    sw = tr.lr_sweep(d_ks=(4, 8), lrs=(0.5, 2.0), steps=20)
-    assert len(tr.lr_sweep_figure(sw, chance=0.4).axes) == 2
-    assert "d_k = 8" in tr.describe_lr_sweep_figure(sw)

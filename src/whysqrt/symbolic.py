@@ -1,6 +1,7 @@
 """SymPy derivations, returned as expressions so notebooks can display them.
 
-Used by: ``variance-proof`` (the mean and variance of q·k in every case).
+Used by: ``variance-proof`` (the mean and variance of q·k in every case) and ``why-sqrt``
+(how far one SGD or Adam step moves a logit).
 
 The one trick: write each coordinate pair as a polynomial in independent
 standardised variables Z1, Z2 (mean 0, variance 1) and take expectations
@@ -14,7 +15,15 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["expectation", "product_term", "dot_product_moments", "standard_case", "symbols"]
+__all__ = [
+    "expectation",
+    "product_term",
+    "dot_product_moments",
+    "standard_case",
+    "symbols",
+    "logit_step_sgd",
+    "logit_step_exponents",
+]
 
 #: The symbols used in the variance-proof chapter.
 symbols = {
@@ -86,3 +95,64 @@ def standard_case():
     mean0, var0 = sp.simplify(mean.subs(sub)), sp.simplify(var.subs(sub))
     scaled = sp.simplify(var0 / sp.sqrt(symbols["d_k"]) ** 2)
     return {"mean": mean0, "var": var0, "scaled_var": scaled}
+
+
+# -- why-sqrt: how much one optimiser step moves a logit ------------------------------
+def logit_step_sgd(d_k: int = 2, d_model: int = 2, n_keys: int = 2):
+    """The first-order change of the logit s_1 in one SGD step on W_Q and W_K, derived.
+
+    Builds s_j = c x_0^T W_Q^T W_K x_j with explicit symbolic matrices, takes the step
+    W <- W - lr dL/dW with dL/dW = sum_j g_j ds_j/dW (g_j = dL/ds_j), and differentiates
+    s_1 after the step with respect to lr at lr = 0. Returns ``(derived, closed)``, where
+    ``closed`` = -lr c^2 (|x_0|^2 sum_j g_j k_j·k_1 + |q|^2 sum_j g_j x_j·x_1); the two
+    agree identically (``sp.expand(derived - closed) == 0``).
+    """
+    for name, value in (("d_k", d_k), ("d_model", d_model), ("n_keys", n_keys)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    c, lr = sp.symbols("c eta", positive=True)
+    wq = sp.Matrix(d_k, d_model, lambda i, j: sp.Symbol(f"Q_{i}{j}", real=True))
+    wk = sp.Matrix(d_k, d_model, lambda i, j: sp.Symbol(f"K_{i}{j}", real=True))
+    xs = [
+        sp.Matrix(d_model, 1, lambda i, _, t=t: sp.Symbol(f"x_{t}{i}", real=True))
+        for t in range(n_keys + 1)
+    ]
+    g = sp.symbols(f"g_1:{n_keys + 1}", real=True)
+    weights = list(wq) + list(wk)
+
+    def logits(a, b):
+        return [c * ((a * xs[0]).T * (b * xs[j]))[0, 0] for j in range(1, n_keys + 1)]
+
+    s = logits(wq, wk)
+    grad = [sum(gj * sp.diff(sj, w) for gj, sj in zip(g, s)) for w in weights]
+    step = dict(zip(weights, (w - lr * gw for w, gw in zip(weights, grad))))
+    s1_after = logits(wq.subs(step, simultaneous=True), wk.subs(step, simultaneous=True))[0]
+    derived = lr * sp.diff(s1_after, lr).subs(lr, 0)
+    q, k = wq * xs[0], [wk * x for x in xs[1:]]
+    dot = lambda u, w: (u.T * w)[0, 0]  # noqa: E731
+    closed = (
+        -lr
+        * c**2
+        * (
+            dot(xs[0], xs[0]) * sum(gj * dot(kj, k[0]) for gj, kj in zip(g, k))
+            + dot(q, q) * sum(gj * dot(xj, xs[1]) for gj, xj in zip(g, xs[1:]))
+        )
+    )
+    return derived, closed
+
+
+def logit_step_exponents():
+    """The power of d_k in the per-step logit change, for c = d_k^-alpha: {name: exponent}.
+
+    SGD: |Δs| ~ lr c^2 |k|^2 |x|^2 with |k|^2 = d_k (unit-variance components), so
+    exponent 1 - 2 alpha. Adam: every entry moves by ~lr, so |Δs| ~ lr c |x|_1 sign(a)·k,
+    a sum of d_k terms with non-zero mean, ~ lr c d_k: exponent 1 - alpha.
+    Also returns ``alpha_sgd`` and ``alpha_adam``, the alpha that makes each exponent 0.
+    """
+    d_k, alpha = sp.symbols("d_k alpha", positive=True)
+    c = d_k**-alpha
+    out = {}
+    for name, size in (("sgd", c**2 * d_k), ("adam", c * d_k)):
+        out[name] = sp.simplify(sp.expand_log(sp.log(size), force=True) / sp.log(d_k))
+        out[f"alpha_{name}"] = sp.solve(sp.Eq(out[name], 0), alpha)[0]
+    return out

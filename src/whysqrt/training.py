@@ -1,15 +1,18 @@
-"""Why d_k**-0.5 and not d_k**-1 or 1: logit scaling and a tiny training experiment.
+"""Why d_k**-0.5 and not d_k**-1 or 1: logit scaling, one optimiser step, a training sweep.
 
 Used by the ``why-sqrt`` chapter.
 
 * :func:`alpha_panel` (figure) scales the logits by ``d_k**-alpha`` and shows the
   logit variance d_k**(1 - 2 alpha) and what the softmax does with it;
-* :func:`make_task` draws a synthetic retrieval task: the query is a noisy copy of
-  one of ``n_keys`` keys and the target is the value stored with that key;
+* :func:`make_task` (retrieval: the best attention is one-hot) and
+  :func:`make_soft_task` (a teacher softmax: the best attention is spread out);
 * :func:`loss_and_grads` is one attention layer with learned W_Q, W_K and fixed
   values, with hand-derived gradients (checked against finite differences in
-  ``tests/test_training.py``);
-* :func:`train` runs plain SGD for each scale exponent alpha (numpy only, seeded).
+  ``tests/test_training.py``); :func:`batched_grads` is the same for many runs at once;
+* :func:`logit_change` (closed form) and :func:`logit_step` (measured): how far one
+  SGD or Adam step moves the logits, as a function of d_k and alpha;
+* :func:`sweep` trains every (seed, alpha, learning rate, d_k, optimizer) of the
+  chapter's experiment in one vectorised numpy loop per d_k and optimizer.
 
 The layer, for one example with inputs x_0 (query token) and x_1..x_n (key tokens)::
 
@@ -19,7 +22,7 @@ The layer, for one example with inputs x_0 (query token) and x_1..x_n (key token
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -33,18 +36,27 @@ from .sharpness import draw_weights, random_logits
 __all__ = [
     "Task",
     "make_task",
+    "make_soft_task",
+    "teacher_matrix",
     "init_params",
     "loss_and_grads",
-    "TrainResult",
-    "train",
-    "LrSweep",
-    "lr_sweep",
-    "lr_sweep_figure",
-    "describe_lr_sweep_figure",
+    "logit_change",
+    "logit_step",
+    "batched_logits",
+    "batched_grads",
+    "adam_update",
+    "train_many",
+    "Sweep",
+    "sweep",
+    "predicted_slope",
+    "fit_power",
     "alpha_panel",
     "describe_alpha_panel",
-    "training_curves",
-    "describe_training_curves",
+    "logit_step_figure",
+    "describe_logit_step_figure",
+    "sweep_figure",
+    "describe_sweep_figure",
+    "shift_table_latex",
 ]
 
 ALPHA_COLORS = {0.0: COLORS["unscaled"], 0.5: COLORS["scaled"], 1.0: "#009E73"}
@@ -56,15 +68,19 @@ class Task:
 
     ``x`` (batch, 1 + n_keys, d_model): token 0 is the query, tokens 1..n the keys;
     ``values`` (batch, n_keys, d_v): the value stored with each key;
-    ``target`` (batch,): index of the key the query copies; ``y`` = values[target].
+    ``target`` (batch,): index of the key the query copies; ``y`` = values[target];
+    ``soft`` (batch, n_keys), optional: teacher weights, then ``y`` = sum_j soft_j values_j.
     """
 
     x: np.ndarray
     values: np.ndarray
     target: np.ndarray
+    soft: np.ndarray | None = None
 
     @property
     def y(self) -> np.ndarray:
+        if self.soft is not None:
+            return np.einsum("bj,bjv->bv", self.soft, self.values)
         return self.values[np.arange(len(self.target)), self.target]
 
 
@@ -79,10 +95,7 @@ def make_task(
     batch, n_keys = v.positive_int("batch", batch), v.positive_int("n_keys", n_keys)
     d_model, d_v = v.positive_int("d_model", d_model), v.positive_int("d_v", d_v)
     noise = v.finite_float("noise", noise, nonneg=True)
-    if rng is None:
-        rng = np.random.default_rng(0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    rng = _check_rng(rng)
     keys = rng.standard_normal((batch, n_keys, d_model))
     target = rng.integers(0, n_keys, size=batch)
     query = keys[np.arange(batch), target] + noise * rng.standard_normal((batch, d_model))
@@ -148,108 +161,355 @@ def loss_and_grads(params, task: Task, alpha: float = 0.5):
     return loss, grads, p
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """Per-step training loss, gradient norm (Frobenius, both matrices) and accuracy, per alpha."""
-
-    d_k: int
-    lr: float
-    alphas: tuple
-    loss: dict
-    grad_norm: dict
-    accuracy: dict
-    init_entropy: dict
-
-    def final_loss(self, alpha: float, last: int = 50) -> float:
-        """Mean training loss over the last ``last`` steps."""
-        return float(np.mean(self.loss[alpha][-last:]))
+def teacher_matrix(d_model: int = 8, seed: int = 0) -> np.ndarray:
+    """The fixed teacher A* (d_model, d_model), entries N(0, 1/d_model^2): x·A*x' has variance 1."""
+    d_model = v.positive_int("d_model", d_model)
+    return np.random.default_rng(seed).standard_normal((d_model, d_model)) / d_model
 
 
-def train(
-    d_k: int,
-    alphas=(0.0, 0.5, 1.0),
-    lr: float = 1.0,
-    steps: int = 300,
-    batch: int = 32,
+def make_soft_task(
+    batch: int,
     n_keys: int = 8,
-    d_model: int = 16,
-    seed: int = 0,
-) -> TrainResult:
-    """Plain SGD on the retrieval task for each alpha, from the same initialisation and batches.
+    d_model: int = 8,
+    d_v: int = 8,
+    beta: float = 1.5,
+    teacher_seed: int = 0,
+    rng=None,
+) -> Task:
+    """A batch of the soft-attention task: its best attention is a spread-out teacher softmax.
 
-    Every alpha sees identical W_Q, W_K at step 0 and identical batches, so the
-    curves differ only by the logit scale d_k**-alpha.
+    Query and key tokens are independent N(0, 1) vectors; the target is
+    y = sum_j w_j v_j with teacher weights w = softmax(beta x_0·A* x_j). A student with
+    c W_Q^T W_K = beta A* reproduces w exactly (loss 0), and any other attention,
+    one-hot attention included, has a larger expected loss. ``target`` is argmax w.
     """
-    d_k, steps = v.positive_int("d_k", d_k), v.positive_int("steps", steps)
+    batch, n_keys = v.positive_int("batch", batch), v.positive_int("n_keys", n_keys)
+    d_model, d_v = v.positive_int("d_model", d_model), v.positive_int("d_v", d_v)
+    beta = v.finite_float("beta", beta, nonneg=True)
+    rng = _check_rng(rng)
+    x = rng.standard_normal((batch, 1 + n_keys, d_model))
+    values = rng.standard_normal((batch, n_keys, d_v)) / np.sqrt(d_v)
+    logits = np.einsum("bd,de,bje->bj", x[:, 0], teacher_matrix(d_model, teacher_seed), x[:, 1:])
+    w = softmax(beta * logits, axis=-1)
+    return Task(x, values, w.argmax(axis=1), soft=w)
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if rng is None:
+        return np.random.default_rng(0)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    return rng
+
+
+def batched_grads(wq, wk, c, x, values, y):
+    """Loss and gradients for a stack of runs at once (the sweep's inner loop).
+
+    ``wq``, ``wk`` (S, M, d_k, D): M runs for each of S data streams; ``c`` (M,) their
+    logit factors; ``x`` (S, B, 1 + n, D), ``values`` (S, B, n, d_v), ``y`` (S, B, d_v).
+    The same hand-derived backward pass as :func:`loss_and_grads`, written through
+    the D x D matrix A = W_Q^T W_K (s_j = c x_0^T A x_j) so that the cost per step
+    is O(d_k D^2), not O(d_k B n D)::
+
+        G = dL/dA = c mean_b x_0 (sum_j g_j x_j)^T,  dL/dW_Q = W_K G^T,  dL/dW_K = W_Q G
+
+    Returns (loss (S, M), dW_Q, dW_K).
+    """
+    n_s, n_b, n_m, d = x.shape[0], x.shape[1], wq.shape[1], x.shape[-1]
+    c = np.asarray(c)
+    x0, xk = x[:, :, 0], x[:, :, 1:]  # (S, B, D), (S, B, n, D)
+    s = batched_logits(wq, wk, c, x)  # (S, B, M, n): few large matrix products
+    p = np.exp(np.maximum(s - s.max(axis=-1, keepdims=True), -60.0))  # softmax; no denormals
+    p /= p.sum(axis=-1, keepdims=True)
+    delta = p @ values - y[:, :, None]  # (S, B, M, d_v)
+    loss = 0.5 * np.mean(np.sum(delta**2, axis=-1), axis=1)  # (S, M)
+    u = delta @ np.swapaxes(values, -1, -2)  # (S, B, M, n)
+    g = p * (u - np.sum(p * u, axis=-1, keepdims=True))
+    gx = (g @ xk).reshape(n_s, n_b, n_m * d)  # sum_j g_j x_j
+    grad_a = (np.swapaxes(x0, 1, 2) @ gx).reshape(n_s, d, n_m, d).swapaxes(1, 2)
+    grad_a *= c[:, None, None] / n_b
+    return loss, wk @ np.swapaxes(grad_a, -1, -2), wq @ grad_a
+
+
+def _forward_g(params, task: Task, alpha: float):
+    """q, k, c and dL/ds per example (the quantities of the backward pass)."""
+    wq, wk = _check_params(params, task.x.shape[2])
+    d_k = wq.shape[0]
+    c = d_k ** -v.in_range("alpha", alpha, 0.0, 2.0)
+    x0, xk = task.x[:, 0], task.x[:, 1:]
+    q, k = x0 @ wq.T, xk @ wk.T
+    p = softmax(c * np.einsum("bnk,bk->bn", k, q), axis=-1)
+    delta = np.einsum("bn,bnv->bv", p, task.values) - task.y
+    u = np.einsum("bnv,bv->bn", task.values, delta)
+    return q, k, c, p * (u - np.sum(p * u, axis=1, keepdims=True))
+
+
+def logit_change(params, task: Task, alpha: float = 0.5, optimizer: str = "sgd") -> np.ndarray:
+    """Change of every logit s_i per unit learning rate, to first order, in the first step
+    taken on one example alone (closed form; shape (batch, n_keys), one row per example).
+
+    With a = sum_j g_j k_j and b = sum_j g_j x_j (g = dL/ds)::
+
+        SGD:   ds_i / lr = -c^2 (|x_0|^2 a·k_i + |q|^2 b·x_i)
+        Adam:  ds_i / lr = -c (|x_0|_1 sign(a)·k_i + |q|_1 sign(b)·x_i)
+
+    (Adam's first bias-corrected step moves every entry by lr against the sign of its
+    gradient.) ``tests/test_training.py`` checks both against real steps.
+    """
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task, got {type(task).__name__}")
+    q, k, c, g = _forward_g(params, task, alpha)
+    x0, xk = task.x[:, 0], task.x[:, 1:]
+    a, b = np.einsum("bn,bnk->bk", g, k), np.einsum("bn,bnd->bd", g, xk)
+    if optimizer == "sgd":
+        na, nb, factor = np.sum(x0**2, axis=1), np.sum(q**2, axis=1), c**2
+    else:
+        na, nb, factor = np.abs(x0).sum(axis=1), np.abs(q).sum(axis=1), c
+        a, b = np.sign(a), np.sign(b)
+    ka, xb = np.einsum("bnk,bk->bn", k, a), np.einsum("bnd,bd->bn", xk, b)
+    return -factor * (na[:, None] * ka + nb[:, None] * xb)
+
+
+def logit_step(
+    d_ks=(8, 16, 32, 64, 128, 256, 512, 1024),
+    alphas=(0.0, 0.5, 1.0),
+    seeds: int = 5,
+    batch: int = 64,
+    lr: float = 1e-4,
+) -> dict:
+    """Measured RMS change of the logits per unit learning rate in the first step, from
+    the initialisation, on a batch of the soft task: {optimizer: array (d_k, alpha, seed)}.
+
+    A real step with the batch-mean gradient (not the one-example closed form), small
+    ``lr`` so that the change is linear in lr.
+    """
+    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
     lr = v.finite_float("lr", lr, positive=True)
-    alphas = tuple(v.in_range("alphas", a, 0.0, 2.0) for a in alphas)
-    if not alphas:
-        raise ValueError("alphas must not be empty")
-    out = {name: {} for name in ("loss", "grad_norm", "accuracy", "init_entropy")}
-    data = make_task(steps * batch, n_keys, d_model, rng=np.random.default_rng(seed + 1))
-    tasks = [
-        Task(
-            data.x[t * batch : (t + 1) * batch],
-            data.values[t * batch : (t + 1) * batch],
-            data.target[t * batch : (t + 1) * batch],
-        )
-        for t in range(steps)
-    ]
-    for a in alphas:
-        params = init_params(d_model, d_k, seed)
-        rec = np.empty((3, steps))
-        for t, task in enumerate(tasks):
-            loss, grads, p = loss_and_grads(params, task, a)
-            gn = np.sqrt(sum(float(np.sum(g**2)) for g in grads.values()))
-            rec[:, t] = loss, gn, np.mean(p.argmax(axis=1) == task.target)
-            if t == 0:
-                out["init_entropy"][a] = float(np.mean(entropy(p, axis=-1)))
-            params = {name: params[name] - lr * grads[name] for name in params}
-        out["loss"][a], out["grad_norm"][a], out["accuracy"][a] = rec
-    return TrainResult(d_k, lr, alphas, **out)
+    alphas = np.array([v.in_range("alphas", a, 0.0, 2.0) for a in alphas])
+    tasks = [make_soft_task(batch, rng=np.random.default_rng(2000 + r)) for r in range(seeds)]
+    x, vals = np.stack([t.x for t in tasks]), np.stack([t.values for t in tasks])
+    y = np.stack([t.y for t in tasks])
+    out = {"sgd": np.empty((len(d_ks), len(alphas), seeds)), "adam": None}
+    out["adam"] = np.empty_like(out["sgd"])
+    for i, d in enumerate(d_ks):
+        init = [init_params(x.shape[-1], d, seed=r) for r in range(seeds)]
+        wq = np.repeat(np.stack([p["W_Q"] for p in init])[:, None], len(alphas), axis=1)
+        wk = np.repeat(np.stack([p["W_K"] for p in init])[:, None], len(alphas), axis=1)
+        c = float(d) ** -alphas
+        _, gq, gk = batched_grads(wq, wk, c, x, vals, y)
+        s0 = batched_logits(wq, wk, c, x)
+        for name in out:
+            if name == "sgd":
+                dq, dk = -lr * gq, -lr * gk
+            else:
+                dq = adam_update(gq, 0 * gq, 0 * gq, 1, lr)[0]
+                dk = adam_update(gk, 0 * gk, 0 * gk, 1, lr)[0]
+            ds = batched_logits(wq + dq, wk + dk, c, x) - s0  # (S, B, M, n)
+            out[name][i] = np.sqrt(np.mean(ds**2, axis=(1, 3))).T / lr
+    return out
+
+
+def batched_logits(wq, wk, c, x) -> np.ndarray:
+    """Logits s (S, B, M, n) of M runs on S batches; shapes as in :func:`batched_grads`."""
+    n_s, n_b, n_m, d = x.shape[0], x.shape[1], wq.shape[1], x.shape[-1]
+    a = np.swapaxes(wq, -1, -2) @ wk  # (S, M, D, D)
+    z = (x[:, :, 0] @ np.swapaxes(a, 1, 2).reshape(n_s, d, n_m * d)).reshape(n_s, n_b, n_m, d)
+    return np.asarray(c)[:, None] * (z @ np.swapaxes(x[:, :, 1:], -1, -2))
+
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+def adam_update(grad, m, s, t: int, lr):
+    """One Adam step (Kingma & Ba, bias-corrected): returns (update, new m, new s).
+
+    The update is -lr m_hat / (sqrt(s_hat) + eps); at t = 1 it is -lr sign(grad)
+    (up to eps): every entry moves by about lr whatever the scale of the gradient.
+    """
+    b1, b2 = ADAM_BETAS
+    m = b1 * m + (1 - b1) * grad
+    s = b2 * s + (1 - b2) * grad**2
+    step = np.sqrt(s / (1 - b2**t))
+    step += ADAM_EPS
+    np.divide(m, step, out=step)
+    step *= -lr / (1 - b1**t)
+    return step, m, s
 
 
 @dataclass(frozen=True)
-class LrSweep:
-    """Final training loss ``loss[i, j, l]`` for d_ks[i], alphas[j], lrs[l] (mean of the last 50 steps)."""
+class Sweep:
+    """Final loss ``loss[o, i, j, l, r]`` for optimizers[o], d_ks[i], alphas[j], lrs[o][l], seed r.
 
+    The final loss is the mean training loss over the last quarter of the steps.
+    """
+
+    optimizers: tuple
     d_ks: tuple
     alphas: tuple
-    lrs: tuple
+    lrs: dict  # optimizer -> tuple of learning rates
     loss: np.ndarray
-    runs: dict = field(default_factory=dict, repr=False)  # (d_k, lr) -> TrainResult
+    uniform_loss: float
+    steps: int
 
-    def best_alpha(self, d_k: int, lr: float) -> float:
-        """The alpha with the lowest final loss at (d_k, lr)."""
-        i, m = self.d_ks.index(d_k), self.lrs.index(lr)
-        return self.alphas[int(np.argmin(self.loss[i, :, m]))]
+    def index(self, optimizer: str, d_k: int, alpha: float) -> tuple[int, int, int]:
+        for name, value, options in (
+            ("optimizer", optimizer, self.optimizers),
+            ("d_k", d_k, self.d_ks),
+            ("alpha", alpha, self.alphas),
+        ):
+            if value not in options:
+                raise ValueError(f"{name} must be one of {options}, got {value!r}")
+        return self.optimizers.index(optimizer), self.d_ks.index(d_k), self.alphas.index(alpha)
 
-    def best(self, d_k: int, alpha: float) -> tuple[float, float]:
-        """(lowest final loss over the learning rates, the learning rate that reached it)."""
-        i, j = self.d_ks.index(d_k), self.alphas.index(alpha)
-        m = int(np.argmin(self.loss[i, j]))
-        return float(self.loss[i, j, m]), self.lrs[m]
+    def curve(self, optimizer: str, d_k: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard error over seeds of the final loss, per learning rate."""
+        o, i, j = self.index(optimizer, d_k, alpha)
+        runs = self.loss[o, i, j]
+        n = runs.shape[-1]
+        return runs.mean(axis=-1), runs.std(axis=-1, ddof=1) / np.sqrt(n)
+
+    def best_log_lr(self, optimizer: str, d_k: int, alpha: float) -> np.ndarray:
+        """log10 of the best learning rate, one per seed, refined by a parabola through
+        the lowest grid point and its two neighbours (in log10 lr, log loss); an optimum
+        on the edge of the grid stays on the edge."""
+        o, i, j = self.index(optimizer, d_k, alpha)
+        x = np.log10(self.lrs[optimizer])
+        return np.array([_parabola_min(x, np.log(run)) for run in self.loss[o, i, j].T])
+
+    def grid_error(self, optimizer: str) -> float:
+        """Slope uncertainty from the grid alone: each end's log10 lr* is known to within
+        a grid step, taken as a uniform error (standard deviation step/sqrt(12))."""
+        step = float(np.mean(np.diff(np.log10(self.lrs[optimizer]))))
+        return float(step / np.sqrt(12) * np.sqrt(2) / np.log10(self.d_ks[-1] / self.d_ks[0]))
+
+    def shift(self, optimizer: str, alpha: float) -> tuple[float, float]:
+        """Slope of log lr* against log d_k between the smallest and largest d_k (0: the
+        best learning rate transfers): mean over seeds and its uncertainty, the standard
+        error over seeds and :meth:`grid_error` added in quadrature."""
+        lo = self.best_log_lr(optimizer, self.d_ks[0], alpha)
+        hi = self.best_log_lr(optimizer, self.d_ks[-1], alpha)
+        slope = (hi - lo) / np.log10(self.d_ks[-1] / self.d_ks[0])
+        se = slope.std(ddof=1) / np.sqrt(len(slope))
+        return float(slope.mean()), float(np.hypot(se, self.grid_error(optimizer)))
+
+    def on_edge(self, optimizer: str, alpha: float) -> bool:
+        """True if some seed's best learning rate is at the end of the grid (the optimum may lie outside)."""
+        n = len(self.lrs[optimizer]) - 1
+        o, _, j = self.index(optimizer, self.d_ks[0], alpha)
+        best = np.argmin(self.loss[o, :, j], axis=-2)
+        return bool(np.any((best == 0) | (best == n)))
 
 
-def lr_sweep(
-    d_ks=(16, 64, 256),
-    lrs=(0.1, 0.3, 1.0, 3.0, 10.0),
-    alphas=(0.0, 0.5, 1.0),
-    steps: int = 200,
-    seed: int = 0,
-) -> LrSweep:
-    """:func:`train` on every (d_k, learning rate) and record each alpha's final loss."""
-    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
+def _parabola_min(x: np.ndarray, y: np.ndarray) -> float:
+    m = int(np.argmin(y))
+    if m in (0, len(y) - 1):
+        return float(x[m])
+    (x0, x1, x2), (y0, y1, y2) = x[m - 1 : m + 2], y[m - 1 : m + 2]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    b = (x2**2 * (y0 - y1) + x1**2 * (y2 - y0) + x0**2 * (y1 - y2)) / denom
+    if a <= 0:
+        return float(x[m])
+    return float(np.clip(-b / (2 * a), x0, x2))
+
+
+def train_many(
+    d_k: int,
+    alphas,
+    lrs,
+    optimizer: str = "sgd",
+    seeds: int = 5,
+    steps: int = 150,
+    batch: int = 16,
+    task_kwargs: dict | None = None,
+    dtype=np.float32,
+) -> np.ndarray:
+    """Train every (seed, alpha, learning rate) at once; returns the loss per step (T, S, A, L).
+
+    Seed r draws its own data stream and its own initial W_Q, W_K (entries
+    N(0, 1/d_model)); within a seed every alpha and learning rate sees the same
+    data and the same initial weights, so they differ only by c and lr. ``dtype``:
+    float32 (the default) is about 1.5 times faster; the tests compare float64 runs
+    with a plain loop over :func:`loss_and_grads`.
+    """
+    d_k, seeds = v.positive_int("d_k", d_k), v.positive_int("seeds", seeds)
+    steps, batch = v.positive_int("steps", steps), v.positive_int("batch", batch)
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    alphas = tuple(v.in_range("alphas", a, 0.0, 2.0) for a in alphas)
     lrs = tuple(v.finite_float("lrs", x, positive=True) for x in lrs)
-    if not d_ks or not lrs:
-        raise ValueError("d_ks and lrs must not be empty")
-    loss = np.empty((len(d_ks), len(alphas), len(lrs)))
-    runs = {}
-    for i, d in enumerate(d_ks):
-        for m, lr in enumerate(lrs):
-            runs[d, lr] = r = train(d, alphas, lr=lr, steps=steps, seed=seed)
-            loss[i, :, m] = [r.final_loss(a) for a in r.alphas]
-    return LrSweep(d_ks, tuple(float(a) for a in alphas), lrs, loss, runs)
+    if not alphas or not lrs:
+        raise ValueError("alphas and lrs must not be empty")
+    kw = {"d_model": 8, **(task_kwargs or {})}
+    tasks = [
+        make_soft_task(steps * batch, rng=np.random.default_rng(1000 + r), **kw)
+        for r in range(seeds)
+    ]
+    d_model = kw["d_model"]
+    x = np.stack([t.x for t in tasks]).reshape(seeds, steps, batch, *tasks[0].x.shape[1:])
+    vals = np.stack([t.values for t in tasks]).reshape(
+        seeds, steps, batch, *tasks[0].values.shape[1:]
+    )
+    y = np.stack([t.y for t in tasks]).reshape(seeds, steps, batch, -1)
+    x, vals, y = (a.astype(dtype) for a in (x, vals, y))
+    n_a, n_l = len(alphas), len(lrs)
+    c = np.repeat(np.array(alphas) * 0 + d_k ** -np.array(alphas), n_l)  # (M,) runs = alpha x lr
+    lr = np.tile(np.array(lrs), n_a)[None, :, None, None]
+    init = [init_params(d_model, d_k, seed=r) for r in range(seeds)]
+    wq = np.repeat(np.stack([p["W_Q"] for p in init])[:, None], n_a * n_l, axis=1)
+    wk = np.repeat(np.stack([p["W_K"] for p in init])[:, None], n_a * n_l, axis=1)
+    wq, wk, c, lr = (a.astype(dtype) for a in (wq, wk, c, lr))
+    moments = [np.zeros_like(wq) for _ in range(4)]
+    out = np.empty((steps, seeds, n_a * n_l))
+    for t in range(steps):
+        out[t], gq, gk = batched_grads(wq, wk, c, x[:, t], vals[:, t], y[:, t])
+        if optimizer == "sgd":
+            dq, dk = -lr * gq, -lr * gk
+        else:
+            dq, moments[0], moments[1] = adam_update(gq, moments[0], moments[1], t + 1, lr)
+            dk, moments[2], moments[3] = adam_update(gk, moments[2], moments[3], t + 1, lr)
+        wq, wk = wq + dq, wk + dk
+    if not np.all(np.isfinite(out)):
+        raise FloatingPointError("lrs: a learning rate made the weights overflow; use smaller ones")
+    return out.reshape(steps, seeds, n_a, n_l)
+
+
+def sweep(
+    d_ks=(8, 32, 128),
+    alphas=(0.0, 0.5, 1.0),
+    lrs=None,
+    seeds: int = 5,
+    steps: int = 150,
+    batch: int = 16,
+) -> Sweep:
+    """:func:`train_many` for every d_k and both optimizers; ``lrs`` maps optimizer -> grid."""
+    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
+    if not d_ks:
+        raise ValueError("d_ks must not be empty")
+    lrs = dict(lrs or DEFAULT_LRS)
+    opts = tuple(lrs)
+    n_l = {len(g) for g in lrs.values()}
+    if len(n_l) != 1:
+        raise ValueError("lrs must give every optimizer a grid of the same length")
+    loss = np.empty((len(opts), len(d_ks), len(alphas), n_l.pop(), seeds))
+    last = max(1, steps // 4)
+    for o, opt in enumerate(opts):
+        for i, d in enumerate(d_ks):
+            run = train_many(d, alphas, lrs[opt], opt, seeds, steps, batch)
+            loss[o, i] = np.moveaxis(run[-last:].mean(axis=0), 0, -1)
+    task = make_soft_task(4000, rng=np.random.default_rng(7), d_model=8)
+    uniform = 0.5 * float(np.mean(np.sum((task.values.mean(axis=1) - task.y) ** 2, axis=1)))
+    lr_grids = {k: tuple(float(x) for x in g) for k, g in lrs.items()}
+    return Sweep(opts, d_ks, tuple(float(a) for a in alphas), lr_grids, loss, uniform, steps)
+
+
+DEFAULT_LRS = {  # third-of-a-decade steps, wide enough for every alpha and d_k
+    "sgd": tuple(float(f"{x:.3g}") for x in np.logspace(-1, 3, 13)),
+    "adam": tuple(float(f"{x:.3g}") for x in np.logspace(-3.5, 0.5, 13)),
+}
 
 
 # -- figures -------------------------------------------------------------------
@@ -307,75 +567,156 @@ def describe_alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, se
     )
 
 
-def lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> Figure:
-    """Final loss against the learning rate, one panel per d_k, one line per alpha."""
-    if not isinstance(sweep, LrSweep):
-        raise TypeError(f"sweep must be an LrSweep, got {type(sweep).__name__}")
-    fig, axes = new_figure(len(sweep.d_ks))
-    for i, (ax, d) in enumerate(zip(axes, sweep.d_ks)):
-        for j, a in enumerate(sweep.alphas):
-            ax.semilogx(
-                sweep.lrs,
-                sweep.loss[i, j],
-                "o-",
-                ms=3,
-                color=ALPHA_COLORS.get(a, COLORS["theory"]),
-                label=f"α = {a:g}",
-            )
-        if chance is not None:
-            ax.axhline(chance, color=COLORS["theory"], lw=0.8, ls="--")
-        ax.set_title(f"$d_k$ = {d}", fontsize=10)
-        ax.set_xlabel("learning rate")
-        ax.set_ylim(0, max(0.7, float(np.nanmax(sweep.loss)) * 1.05))
-    axes[0].set_ylabel("final loss")
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
+
+
+def predicted_slope(optimizer: str, alpha: float) -> float:
+    """Predicted slope of log lr* against log d_k: the per-step logit change ~ lr d_k^e
+    (e = 1 - 2 alpha for SGD, 1 - alpha for Adam) stays fixed if lr ~ d_k^-e."""
+    if optimizer not in OPTIMIZER_NAMES:
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
+    return 2 * alpha - 1 if optimizer == "sgd" else alpha - 1
+
+
+def logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0)) -> Figure:
+    """Per-step logit change per unit lr against d_k (log-log), SGD and Adam panels.
+
+    Dots: mean over seeds of :func:`logit_step` (error bars: standard error); dashed:
+    the predicted power d_k^(1 - 2 alpha) (SGD) or d_k^(1 - alpha) (Adam), through the
+    first dot.
+    """
+    if not isinstance(steps, dict) or set(steps) != set(OPTIMIZER_NAMES):
+        raise TypeError("steps must be the dict returned by logit_step")
+    d = np.asarray(d_ks, dtype=float)
+    fig, axes = new_figure(2)
+    for ax, name in zip(axes, OPTIMIZER_NAMES):
+        for j, a in enumerate(alphas):
+            runs = steps[name][:, j]
+            mean, se = runs.mean(axis=1), runs.std(axis=1, ddof=1) / np.sqrt(runs.shape[1])
+            col = ALPHA_COLORS.get(float(a), COLORS["theory"])
+            ax.errorbar(d, mean, yerr=se, fmt="o", ms=3, color=col, label=f"α = {a:g}")
+            e = -predicted_slope(name, a) + 0.0
+            ax.loglog(d, mean[0] * (d / d[0]) ** e, "--", color=col, lw=0.8)
+        ax.set_title(
+            f"{OPTIMIZER_NAMES[name]}: predicted $\\propto d_k^{{{'1-2α' if name == 'sgd' else '1-α'}}}$",
+            fontsize=10,
+        )
+        ax.set_xlabel("$d_k$")
+        ax.minorticks_off()
+    axes[0].set_ylabel("RMS logit change / lr")
     axes[0].legend(fontsize=7, frameon=False)
     return fig
 
 
-def describe_lr_sweep_figure(sweep: LrSweep, chance: float | None = None) -> str:
-    """Alt text for :func:`lr_sweep_figure`."""
+def describe_logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0)) -> str:
+    """Alt text for :func:`logit_step_figure`: the fitted and predicted powers of d_k."""
     parts = []
-    for d in sweep.d_ks:
-        best = [
-            f"alpha {a:g} reaches {sweep.best(d, a)[0]:.3f} at lr {sweep.best(d, a)[1]:g}"
-            for a in sweep.alphas
+    for name in OPTIMIZER_NAMES:
+        fits = [
+            f"alpha {a:g} measured {_fit_power(d_ks, steps[name][:, j]):.2f} "
+            f"(predicted {-predicted_slope(name, a) + 0.0:g})"
+            for j, a in enumerate(alphas)
         ]
-        parts.append(f"d_k = {d}: " + ", ".join(best))
-    return "Final training loss against the learning rate per d_k; " + "; ".join(parts) + "."
+        parts.append(f"{OPTIMIZER_NAMES[name]}: " + ", ".join(fits))
+    return (
+        "Log-log plot of how far one training step moves the logits, per unit learning rate, "
+        f"against d_k from {d_ks[0]} to {d_ks[-1]}; power of d_k: " + "; ".join(parts) + "."
+    )
 
 
-def _smooth(x: np.ndarray, w: int = 15) -> np.ndarray:
-    w = max(1, min(w, len(x)))
-    return np.convolve(x, np.ones(w) / w, mode="valid")
+def _fit_power(d_ks, runs: np.ndarray) -> float:
+    return float(np.polyfit(np.log(np.asarray(d_ks, dtype=float)), np.log(runs.mean(axis=1)), 1)[0])
 
 
-def training_curves(results) -> Figure:
-    """Smoothed loss (top) and gradient norm (bottom) per alpha, one column per TrainResult."""
-    results = list(results)
-    if not results or not all(isinstance(r, TrainResult) for r in results):
-        raise TypeError("results must be a non-empty list of TrainResult")
-    fig, axes = new_figure(len(results), 2, figsize=(6.4, 4.4))
-    n = len(results)
-    for i, r in enumerate(results):
-        ax_l, ax_g = axes[i], axes[n + i]
-        for a in r.alphas:
-            col = ALPHA_COLORS.get(a, COLORS["theory"])
-            ax_l.plot(_smooth(r.loss[a]), color=col, lw=1.2, label=f"α = {a:g}")
-            ax_g.semilogy(_smooth(r.grad_norm[a]) + 1e-12, color=col, lw=1.2)
-        ax_l.set_title(f"$d_k$ = {r.d_k}, lr = {r.lr:g}", fontsize=9)
-        ax_l.set_ylim(0, None)
-        ax_g.set_xlabel("step", fontsize=9)
-    axes[0].set_ylabel("loss")
-    axes[n].set_ylabel("‖gradient‖")
-    axes[0].legend(fontsize=7, frameon=False)
+def fit_power(d_ks, runs) -> float:
+    """Least-squares power of d_k in the seed-mean of ``runs`` (d_k, seed), on log-log axes."""
+    runs = v.finite_array("runs", runs, ndim_min=2)
+    if runs.shape[0] != len(d_ks) or runs.shape[0] < 2 or np.any(runs <= 0):
+        raise ValueError("runs must be positive with one row per d_k (at least two)")
+    return _fit_power(d_ks, runs)
+
+
+def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
+    """Final loss against the learning rate at one alpha, one panel per optimizer and one
+    line per d_k (mean ± s.e. over seeds; triangles: the best learning rate)."""
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
+    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
+    sweep.index(sweep.optimizers[0], sweep.d_ks[0], alpha)
+    fig, axes = new_figure(len(sweep.optimizers))
+    shades = np.linspace(0.35, 1.0, len(sweep.d_ks))
+    col = ALPHA_COLORS.get(alpha, COLORS["theory"])
+    top = 3 * float(sweep.loss.max())
+    bottom = 10 ** np.floor(np.log10(max(float(sweep.loss.mean(axis=-1).min()), 1e-12)))
+    for ax, opt in zip(axes, sweep.optimizers):
+        lrs = np.asarray(sweep.lrs[opt])
+        for d, shade in zip(sweep.d_ks, shades):
+            mean, se = sweep.curve(opt, d, alpha)
+            ax.errorbar(
+                lrs,
+                mean,
+                yerr=se,
+                fmt="o-",
+                ms=3,
+                lw=1,
+                color=col,
+                alpha=shade,
+                label=f"$d_k$ = {d}",
+            )
+            best = 10 ** sweep.best_log_lr(opt, d, alpha).mean()
+            ax.plot([best], [0.6 * top], "v", color=col, alpha=shade, ms=6)
+        ax.axhline(sweep.uniform_loss, color=COLORS["theory"], lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom, top)
+        ax.minorticks_off()  # minor log ticks cost most of the drawing time of a frame
+        ax.set_yticks(10 ** np.arange(np.log10(bottom), 1, 3))
+        decades = np.arange(np.ceil(np.log10(lrs[0])), np.floor(np.log10(lrs[-1])) + 1)
+        ax.set_xticks(10**decades)
+        slope, err = sweep.shift(opt, alpha)
+        ax.set_title(
+            f"{OPTIMIZER_NAMES[opt]}, α = {alpha:g}: lr* ∝ $d_k^{{{slope:.2f}}}$", fontsize=10
+        )
+        ax.set_xlabel("learning rate")
+    axes[0].set_ylabel("final loss")
+    axes[0].legend(fontsize=7, frameon=False, loc="lower left")
     return fig
 
 
-def describe_training_curves(results) -> str:
-    """Alt text for :func:`training_curves`."""
-    parts = [
-        f"d_k = {r.d_k}: final loss "
-        + ", ".join(f"alpha {a:g} {r.final_loss(a):.3f}" for a in r.alphas)
-        for r in results
-    ]
-    return "Loss and gradient-norm curves of SGD on the retrieval task; " + "; ".join(parts) + "."
+def describe_sweep_figure(sweep: Sweep, alpha: float = 0.5) -> str:
+    """Alt text for :func:`sweep_figure` at the same parameters."""
+    parts = []
+    for opt in sweep.optimizers:
+        slope, err = sweep.shift(opt, alpha)
+        bests = ", ".join(
+            f"{10 ** sweep.best_log_lr(opt, d, alpha).mean():.3g} at d_k = {d}" for d in sweep.d_ks
+        )
+        parts.append(
+            f"with {OPTIMIZER_NAMES[opt]} the best learning rate is {bests}, so it scales as d_k "
+            f"to the power {slope:.2f} ± {err:.2f} (predicted {predicted_slope(opt, alpha) + 0.0:g})"
+        )
+    return (
+        f"Final loss against the learning rate at alpha = {alpha:g}, one curve per d_k: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def shift_table_latex(sweep: Sweep) -> str:
+    """LaTeX table: predicted and measured power of d_k in the best learning rate, per alpha and optimizer."""
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
+    head = " & ".join(
+        rf"\text{{{OPTIMIZER_NAMES[o]} predicted}} & \text{{{OPTIMIZER_NAMES[o]} measured}}"
+        for o in sweep.optimizers
+    )
+    rows = []
+    for a in sweep.alphas:
+        cells = []
+        for o in sweep.optimizers:
+            slope, se = sweep.shift(o, a)
+            cells.append(f"{predicted_slope(o, a):+g} & {slope:+.2f} \\pm {se:.2f}")
+        rows.append(rf"\alpha = {a:g} & " + " & ".join(cells))
+    cols = "c" * (1 + 2 * len(sweep.optimizers))
+    return rf"\begin{{array}}{{{cols}}} & {head} \\ \hline " + r" \\ ".join(rows) + r"\end{array}"
