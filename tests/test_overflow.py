@@ -81,7 +81,7 @@ def test_float16_scores_match_numpy_half_matmul():
 def test_float16_overflow_iff_exact_product_reaches_65520(d_k, sigma, seed):
     rng = np.random.default_rng(seed)
     q, k = sigma * rng.standard_normal((3, d_k)), sigma * rng.standard_normal((4, d_k))
-    exact = (q.astype(np.float16).astype(float) @ k.astype(np.float16).astype(float).T)
+    exact = q.astype(np.float16).astype(float) @ k.astype(np.float16).astype(float).T
     s = o.float16_scores(q, k)
     clear = np.abs(exact) < 65400  # away from the rounding boundary
     assert np.isfinite(s[clear]).all()

@@ -215,9 +215,7 @@ def float16_threshold_table(d_ks=(64, 256), n: int = 32, seed: int = 0) -> tuple
     """
     d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
     values = {
-        (label, d): float16_overflow_threshold(
-            d, scale_first=sf, accumulate=acc, n=n, seed=seed
-        )
+        (label, d): float16_overflow_threshold(d, scale_first=sf, accumulate=acc, n=n, seed=seed)
         for label, (sf, acc) in _PIPELINES.items()
         for d in d_ks
     }
