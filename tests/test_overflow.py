@@ -52,6 +52,77 @@ def test_exp_limits_bad_dtype(bad, exc):
         o.exp_limits(bad)
 
 
+# -- float16 scores ----------------------------------------------------------------------
+def test_float16_scores_by_hand():
+    q, k = np.array([[2.0, 0.0], [300.0, 300.0]]), np.array([[1.0, 1.0], [300.0, -300.0]])
+    s = o.float16_scores(q, k)  # scale 1/sqrt(2) applied after the product
+    assert s.dtype == np.float16
+    np.testing.assert_allclose(
+        s.astype(float), np.array([[2, 600], [600, 0]]) / math.sqrt(2), rtol=2e-3
+    )
+    # rounding every product to float16 overflows 300*300 = 90000 > 65504: inf - inf = NaN
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(o.float16_scores(q, k, accumulate="float16")[1, 1])
+
+
+def test_float16_scores_match_numpy_half_matmul():
+    rng = np.random.default_rng(0)
+    q, k = 40 * rng.standard_normal((6, 64)), 40 * rng.standard_normal((5, 64))
+    with np.errstate(over="ignore"):
+        numpy_half = q.astype(np.float16) @ k.astype(np.float16).T
+    ours = o.float16_scores(q, k) / np.float16(0.125)
+    np.testing.assert_array_equal(np.isinf(numpy_half), np.isinf(ours))
+    finite = np.isfinite(numpy_half)
+    np.testing.assert_allclose(ours[finite], numpy_half[finite], rtol=2e-3)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 40), st.floats(0.0, 60.0), st.integers(0, 2**32 - 1))
+def test_float16_overflow_iff_exact_product_reaches_65520(d_k, sigma, seed):
+    rng = np.random.default_rng(seed)
+    q, k = sigma * rng.standard_normal((3, d_k)), sigma * rng.standard_normal((4, d_k))
+    exact = q.astype(np.float16).astype(float) @ k.astype(np.float16).astype(float).T
+    s = o.float16_scores(q, k)
+    clear = np.abs(exact) < 65400  # away from the rounding boundary
+    assert np.isfinite(s[clear]).all()
+    assert np.isinf(s[np.abs(exact) > 65600]).all()
+    assert np.isfinite(o.float16_scores(q, k, scale_first=True)).sum() >= np.isfinite(s).sum()
+
+
+@pytest.mark.parametrize("acc", ["float32", "float16"])
+def test_float16_threshold_is_tight_and_scaling_first_raises_it(acc):
+    d = 64
+    sig = o.float16_overflow_threshold(d, accumulate=acc, n=8)
+    zq, zk = o._unit_qk(d, 8, 0)
+    assert not np.isfinite(o.float16_scores(sig * zq, sig * zk, accumulate=acc)).all()
+    lower = sig / 1.002
+    assert np.isfinite(o.float16_scores(lower * zq, lower * zk, accumulate=acc)).all()
+    first = o.float16_overflow_threshold(d, scale_first=True, accumulate=acc, n=8)
+    assert first / sig == pytest.approx(d**0.25, rel=0.06)
+
+
+def test_float16_table_has_every_pipeline():
+    values, table = o.float16_threshold_table(d_ks=(16,), n=4)
+    assert len(values) == 4 and "<table" in table.html and "d_k = 16" in table.html
+
+
+def test_float16_bad_input():
+    with pytest.raises(ValueError, match=r"^q"):
+        o.float16_scores(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"^q"):
+        o.float16_scores(np.full((1, 2), 7e4), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"^k"):
+        o.float16_scores(np.zeros((1, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^accumulate"):
+        o.float16_scores(np.zeros((1, 2)), np.zeros((1, 2)), accumulate="bfloat16")
+    with pytest.raises(TypeError, match=r"^scale_first"):
+        o.float16_scores(np.zeros((1, 2)), np.zeros((1, 2)), scale_first="yes")
+    with pytest.raises(ValueError, match=r"^d_k"):
+        o.float16_overflow_threshold(0)
+    with pytest.raises(ValueError, match=r"^d_ks"):
+        o.float16_threshold_table(d_ks=(64, -1))
+
+
 # -- masking --------------------------------------------------------------------------
 def test_masked_softmax_known_values_and_empty_row():
     s = np.array([[0.0, 5.0, np.log(3.0)], [1.0, 2.0, 3.0]])
@@ -208,7 +279,7 @@ def test_classifier_bad_input():
 @pytest.mark.parametrize(
     "make, describe, params",
     [
-        (o.online_softmax_figure, o.describe_online_softmax_figure, {"block_size": 5}),
+        (o.online_softmax_figure, o.describe_online_softmax_figure, {"step": 3}),
         (o.saturation_figure, o.describe_saturation_figure, {"scale": 8.0, "correct": True}),
         (o.exp_range_figure, o.describe_exp_range_figure, {}),
     ],
@@ -224,3 +295,14 @@ def test_figure_bad_input():
         o.saturation_figure(1.0, correct="yes")
     with pytest.raises(ValueError, match=r"^block_size"):
         o.online_softmax_figure(block_size=0)
+    with pytest.raises(ValueError, match=r"^step"):
+        o.online_softmax_figure(step=0)
+    with pytest.raises(ValueError, match=r"^step"):
+        o.describe_online_softmax_figure(step=7)
+
+
+@pytest.mark.parametrize("step", range(1, 7))
+def test_online_alt_text_is_grammatical_and_ends_at_direct(step):
+    text = o.describe_online_softmax_figure(step)
+    assert "1 blocks" not in text and f"after block {step} of 6" in text
+    assert ("equals the direct sum" in text) == (step == 6)

@@ -67,6 +67,23 @@ def test_score_spread_grows_like_sqrt_dk_only_for_the_dot_product():
     assert b["additive"] <= b["bound"] and b["additive"] < 1.5 * a["additive"]
 
 
+def test_additive_spread_is_far_below_l1_bound_and_init_controls_saturation():
+    for d in (4, 256):
+        s = sc.score_spread(d, n=2000)
+        assert s["l2"] < s["bound"] and s["additive"] < s["l2"] < s["bound"] / 2
+        assert s["additive"] < s["bound"] / 5  # the L1 bound is loose
+        assert s["additive_unit"] <= s["bound"]  # still bounded without the 1/d_k init
+    small, big = sc.score_spread(4, n=2000), sc.score_spread(256, n=2000)
+    assert abs(big["saturated"] - small["saturated"]) < 0.05  # 1/d_k init: d_k-free
+    assert big["saturated_unit"] > 0.8 > small["saturated_unit"]
+
+
+def test_score_spread_unit_init_equals_scaled_at_dk_1():
+    s = sc.score_spread(1, n=500)
+    assert s["additive_unit"] == pytest.approx(s["additive"])
+    assert s["saturated_unit"] == pytest.approx(s["saturated"])
+
+
 def test_additive_bad_input():
     w_q, w_k, v_a = sc.additive_params(3, 2)
     with pytest.raises(ValueError, match=r"^q"):

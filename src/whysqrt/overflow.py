@@ -3,17 +3,20 @@
 Used by two chapters:
 
 * ``softmax-overflow``: :func:`exp_limits` (where ``exp`` overflows and underflows in a
-  dtype, found by bisection over the dtype's own values), :func:`masked_softmax` (safe
-  handling of fully masked rows), :func:`online_softmax_trace`, :func:`online_softmax`
-  and :func:`online_attention` (the blockwise softmax of FlashAttention), with the
-  figures :func:`exp_range_figure` and :func:`online_softmax_figure`;
+  dtype, found by bisection over the dtype's own values), :func:`float16_scores` and
+  :func:`float16_overflow_threshold` (where the float16 product QK^T itself overflows),
+  :func:`masked_softmax` (safe handling of fully masked rows),
+  :func:`online_softmax_trace`, :func:`online_softmax` and :func:`online_attention` (the
+  blockwise softmax of FlashAttention), with the figures :func:`exp_range_figure` and
+  :func:`online_softmax_figure`;
 * ``classifier-softmax``: :func:`cross_entropy_grad`, :func:`saturation_gradients`,
   :func:`output_logit_variance` and :data:`OUTPUT_INITS`, with the figure
   :func:`saturation_figure`.
 
 Every numeric function validates its input (messages start with the parameter name) and
-returns finite values for finite input; the one deliberate exception is that
-:func:`exp_limits` *reports* thresholds, which are finite numbers by construction.
+returns finite values for finite input; the one deliberate exception is
+:func:`float16_scores`, which *reports* float16 overflow and so returns ``inf`` where
+half precision produces it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .audit import HTML
 from .numerics import softmax, softmax_jacobian
 from .plots import COLORS, new_figure
 
 __all__ = [
     "FLOAT_DTYPES",
     "exp_limits",
+    "FLOAT16_INF_AT",
+    "float16_scores",
+    "float16_overflow_threshold",
+    "float16_threshold_table",
     "masked_softmax",
     "OnlineTrace",
     "online_softmax_trace",
@@ -100,6 +108,133 @@ def exp_limits(dtype) -> dict:
     }
 
 
+# -- where the float16 product QK^T overflows ---------------------------------------------
+#: The smallest magnitude that rounds to inf in float16 (halfway between 65504 and 2**16).
+FLOAT16_INF_AT = 65520.0
+ACCUMULATORS = ("float32", "float16")
+
+
+def _to_float16(name: str, x) -> np.ndarray:
+    a = v.finite_array(name, x, ndim_min=2)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, d_k), got shape {a.shape}")
+    if np.abs(a).max() >= FLOAT16_INF_AT:
+        raise ValueError(f"{name} must be representable in float16 (|{name}| < 65520)")
+    return a.astype(np.float16)
+
+
+def float16_scores(q, k, *, scale_first: bool = False, accumulate: str = "float32"):
+    """The score matrix q k^T / sqrt(d_k) as a float16 pipeline computes it (may hold inf).
+
+    ``q`` (n_q, d_k) and ``k`` (n_k, d_k) are rounded to float16. ``scale_first``
+    multiplies q by 1/sqrt(d_k) before the product; otherwise the float16 product is
+    scaled afterwards. ``accumulate="float32"`` forms every product and the running sum in
+    float32 and rounds once at the end (what numpy's float16 matmul does, and a GEMM with
+    a float32 accumulator and a float16 output); ``"float16"`` rounds every product and
+    partial sum to float16. Used by ``softmax-overflow``.
+    """
+    q16, k16 = _to_float16("q", q), _to_float16("k", k)
+    if q16.shape[1] != k16.shape[1]:
+        raise ValueError(f"q and k must share d_k, got shapes {q16.shape} and {k16.shape}")
+    if not isinstance(scale_first, (bool, np.bool_)):
+        raise TypeError(f"scale_first must be True or False, got {scale_first!r}")
+    if accumulate not in ACCUMULATORS:
+        raise ValueError(f"accumulate must be one of {ACCUMULATORS}, got {accumulate!r}")
+    s = np.float16(1.0 / np.sqrt(q16.shape[1]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scale_first:
+            q16 = q16 * s
+        if accumulate == "float32":
+            # einsum, not BLAS: small products, no thread start-up on a busy machine
+            out = np.einsum("id,jd->ij", q16.astype(np.float32), k16.astype(np.float32))
+            out = out.astype(np.float16)
+        else:
+            out = np.zeros((q16.shape[0], k16.shape[0]), dtype=np.float16)
+            for j in range(q16.shape[1]):  # every product and partial sum rounded to float16
+                out = out + np.multiply.outer(q16[:, j], k16[:, j])
+        return out if scale_first else out * s
+
+
+@lru_cache(maxsize=64)
+def _unit_qk(d_k: int, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d_k)), rng.standard_normal((n, d_k))
+
+
+def float16_overflow_threshold(
+    d_k: int,
+    *,
+    scale_first: bool = False,
+    accumulate: str = "float32",
+    n: int = 32,
+    seed: int = 0,
+) -> float:
+    """Smallest component size sigma at which :func:`float16_scores` first holds inf or NaN.
+
+    q and k are n seeded queries and n keys with i.i.d. N(0, sigma^2) components (sigma is
+    their root-mean-square; |q| is about sigma * sqrt(d_k)). Bisection on log sigma to a
+    relative precision of 1e-3, started from the exact-arithmetic estimate. Used by
+    ``softmax-overflow``.
+    """
+    d_k, n = v.positive_int("d_k", d_k), v.positive_int("n", n)
+    zq, zk = _unit_qk(d_k, n, seed)
+    largest = np.abs(np.einsum("id,jd->ij", zq, zk)).max()
+    guess = np.sqrt(FLOAT16_INF_AT / largest * (np.sqrt(d_k) if scale_first else 1.0))
+    ceiling = 0.999 * FLOAT16_INF_AT / max(np.abs(zq).max(), np.abs(zk).max())
+
+    def overflows(sigma: float) -> bool:
+        out = float16_scores(sigma * zq, sigma * zk, scale_first=scale_first, accumulate=accumulate)
+        return not np.isfinite(out).all()
+
+    lo, hi = guess / 1.05, min(guess * 1.05, ceiling)
+    while overflows(lo):
+        lo /= 1.05
+    while not overflows(hi):
+        if hi >= ceiling:
+            raise ValueError(f"d_k = {d_k} gives no overflow inside float16's range")
+        hi = min(hi * 1.05, ceiling)
+    while hi / lo > 1 + 1e-3:
+        mid = np.sqrt(lo * hi)
+        lo, hi = (lo, mid) if overflows(mid) else (mid, hi)
+    return float(hi)
+
+
+_PIPELINES = {
+    "unscaled, float32 sum": (False, "float32"),
+    "unscaled, float16 sum": (False, "float16"),
+    "q scaled first, float32 sum": (True, "float32"),
+    "q scaled first, float16 sum": (True, "float16"),
+}
+
+
+def float16_threshold_table(d_ks=(64, 256), n: int = 32, seed: int = 0) -> tuple:
+    """Thresholds of :func:`float16_overflow_threshold` for every pipeline and d_k.
+
+    Returns ``(values, table)``: ``values[(label, d_k)]`` is sigma, and ``table`` an
+    HTML table (rows: pipelines; columns: d_k) for the chapter to paste whole.
+    """
+    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
+    values = {
+        (label, d): float16_overflow_threshold(d, scale_first=sf, accumulate=acc, n=n, seed=seed)
+        for label, (sf, acc) in _PIPELINES.items()
+        for d in d_ks
+    }
+    head = "<tr><th>float16 scores</th>" + "".join(f"<th>d_k = {d}</th>" for d in d_ks) + "</tr>"
+    rows = "".join(
+        f"<tr><td>{label}</td>"
+        + "".join(f"<td>{values[(label, d)]:.1f}</td>" for d in d_ks)
+        + "</tr>"
+        for label in _PIPELINES
+    )
+    table = HTML(
+        f'<table class="table"><thead>{head}</thead><tbody>{rows}</tbody></table>',
+        "<float16 overflow thresholds: "
+        + "; ".join(f"{lab} {values[(lab, d)]:.1f} at d_k={d}" for lab, d in values)
+        + ">",
+    )
+    return values, table
+
+
 # -- masking -----------------------------------------------------------------------
 def masked_softmax(scores, mask, axis: int = -1):
     """Softmax over the allowed entries (``mask`` True) with fully masked rows set to 0.
@@ -148,25 +283,21 @@ def _block_size(block_size, n: int) -> int:
 
 
 def online_softmax_trace(x, block_size: int) -> OnlineTrace:
-    """One pass over the 1-D logits ``x`` in blocks (Milakov & Gimelshein 2018).
-
-    For each block: ``m_new = max(m, max(block))``,
-    ``l = l * exp(m - m_new) + sum(exp(block - m_new))``. Used by ``softmax-overflow``.
-    """
+    """One pass over the 1-D logits ``x`` in blocks (Milakov & Gimelshein 2018)."""
     x = v.finite_array("x", x)
     if x.ndim != 1:
         raise ValueError(f"x must be 1-D, got shape {x.shape}")
     b = _block_size(block_size, x.size)
-    m, l_ = -np.inf, 0.0
+    m, l_ = -np.inf, 0.0  # running maximum and running sum of exp(x_j - m)
     ms, ls, bounds = [], [], []
     for start in range(0, x.size, b):
-        blk = x[start : start + b]
-        m_new = max(m, float(blk.max()))
-        l_ = l_ * np.exp(m - m_new) + float(np.exp(blk - m_new).sum())
+        block = x[start : start + b]
+        m_new = max(m, float(block.max()))
+        l_ = l_ * np.exp(m - m_new) + float(np.exp(block - m_new).sum())  # rescale, then add
         m = m_new
         ms.append(m)
         ls.append(l_)
-        bounds.append((start, min(start + b, x.size)))
+        bounds.append((start, start + block.size))
     return OnlineTrace(b, tuple(bounds), np.array(ms), np.array(ls))
 
 
@@ -218,54 +349,81 @@ def _demo_logits(n: int, seed: int) -> np.ndarray:
     return np.linspace(-2.0, 4.0, n) + 1.5 * rng.standard_normal(n)
 
 
-def online_softmax_figure(block_size: int = 4, n: int = 32, seed: int = 0) -> Figure:
-    """Logits in blocks with the running max after each block (left) and the normaliser l (right).
-
-    The dashed line on the right is the direct normaliser sum(exp(x - max x)); the
-    online l meets it after the last block. Used by ``softmax-overflow``.
-    """
-    n = v.positive_int("n", n)
-    x = _demo_logits(n, seed)
+def _online_step(step, n: int, block_size: int, seed: int):
+    x = _demo_logits(v.positive_int("n", n), seed)
     t = online_softmax_trace(x, block_size)
-    fig, (ax, ax_l) = new_figure(2)
-    ax.bar(np.arange(n), x, color=COLORS["scaled"], alpha=0.5, width=0.8)
-    for i, (a, b) in enumerate(t.bounds):
+    step = v.positive_int("step", step)
+    if step > len(t.bounds):
+        raise ValueError(f"step must be at most the number of blocks, {len(t.bounds)}, got {step}")
+    factors = np.exp(np.concatenate([[-np.inf], t.m[:-1]]) - t.m)  # e^(m_old - m_new)
+    return x, t, step, factors
+
+
+def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0) -> Figure:
+    """The online softmax after ``step`` blocks: logits and running max (left), the state table (right).
+
+    The table lists, per block processed so far, the running max m, the factor
+    e^(m_old - m_new) that rescales the old sum, and the running sum l; its last row
+    is the direct computation. Used by ``softmax-overflow``.
+    """
+    x, t, step, factors = _online_step(step, n, block_size, seed)
+    done = t.bounds[step - 1][1]
+    fig, (ax, ax_t) = new_figure(2)
+    colors = [COLORS["scaled"] if j < done else "0.85" for j in range(x.size)]
+    ax.bar(np.arange(x.size), x, color=colors, width=0.8)
+    for i, (a, b) in enumerate(t.bounds[:step]):
         ax.hlines(t.m[i], a - 0.5, b - 0.5, color=COLORS["unscaled"], lw=2.5)
-        if a:
-            ax.axvline(a - 0.5, color="0.6", lw=0.7)
-    ax.set_xlabel("position j (blocks separated by grey lines)")
+    for a, _ in t.bounds[1:]:
+        ax.axvline(a - 0.5, color="0.6", lw=0.7)
+    ax.set_ylim(min(x.min(), 0) - 0.5, x.max() + 1.0)
+    ax.set_xlabel("position j (grey lines: block boundaries)")
     ax.set_ylabel("logit $x_j$; running max $m$ (red)")
-    ax.set_title(f"block size {t.block_size}: {len(t.bounds)} blocks", fontsize=10)
+    ax.set_title(f"after block {step} of {len(t.bounds)}", fontsize=10)
+    rows = [
+        [str(i + 1), f"{t.m[i]:.3f}", "—" if i == 0 else f"{factors[i]:.3f}", f"{t.l[i]:.3f}"]
+        for i in range(step)
+    ]
+    rows += [["", "", "", ""]] * (len(t.bounds) - step)
     direct = float(np.exp(x - x.max()).sum())
-    rescaled = t.l * np.exp(t.m - t.m[-1])
-    ax_l.step(
-        np.arange(1, len(t.l) + 1),
-        rescaled,
-        where="mid",
-        color=COLORS["unscaled"],
-        marker="o",
-        ms=3,
-        label=r"online $l_b\,e^{m_b-m}$",
+    rows.append(["direct", f"{x.max():.3f}", "", f"{direct:.3f}"])
+    ax_t.axis("off")
+    table = ax_t.table(
+        cellText=rows,
+        colLabels=["block", "max $m$", "$e^{m_{old}-m_{new}}$", "sum $\\ell$"],
+        loc="center",
+        cellLoc="center",
     )
-    ax_l.axhline(direct, color=COLORS["theory"], ls="--", lw=1, label="direct normaliser")
-    ax_l.set_xlabel("after block b")
-    ax_l.set_ylabel("normaliser, relative to final max")
-    ax_l.set_ylim(0, direct * 1.35)
-    ax_l.legend(fontsize=8, frameon=False, loc="upper left")
-    ax_l.set_title(f"final l = {t.l[-1]:.4f}, direct = {direct:.4f}", fontsize=10)
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.5)
+    for i in range(1, step):
+        if factors[i] < 1:  # the maximum grew: the old sum was rescaled
+            table[i + 1, 2].set_facecolor("#fde0cf")
+    ax_t.set_title("shaded: $m$ grew, so the old $\\ell$ was rescaled", fontsize=10)
     return fig
 
 
-def describe_online_softmax_figure(block_size: int = 4, n: int = 32, seed: int = 0) -> str:
+def describe_online_softmax_figure(
+    step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0
+) -> str:
     """Alt text for :func:`online_softmax_figure` at the same parameters."""
-    x = _demo_logits(v.positive_int("n", n), seed)
-    t = online_softmax_trace(x, block_size)
-    changes = int(np.sum(np.diff(t.m) > 0))
+    x, t, step, factors = _online_step(step, n, block_size, seed)
+    i, nb = step - 1, len(t.bounds)
+    if step == 1:
+        change = "the first block sets the running maximum"
+    elif factors[i] < 1:
+        change = f"the maximum grew, so the old sum was multiplied by {factors[i]:.3f}"
+    else:
+        change = "the maximum did not change, so the rescale factor is 1"
+    direct = float(np.exp(x - x.max()).sum())
+    end = (
+        f"; this was the last block, and ℓ equals the direct sum {direct:.3f}"
+        if step == nb
+        else f"; the direct sum over all {x.size} logits is {direct:.3f}"
+    )
     return (
-        f"{n} logits split into {len(t.bounds)} blocks of size {t.block_size}; the running "
-        f"maximum rises {changes} times after the first block and ends at {t.m[-1]:.3f}; the "
-        f"online normaliser ends at {t.l[-1]:.4f}, equal to the direct value "
-        f"{np.exp(x - x.max()).sum():.4f}."
+        f"Online softmax of {x.size} logits in blocks of {t.block_size}, after block {step} of "
+        f"{nb}: {change}; running maximum m = {t.m[i]:.3f}, running sum ℓ = {t.l[i]:.3f}{end}."
     )
 
 

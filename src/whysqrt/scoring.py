@@ -134,31 +134,40 @@ def _spread_samples(d_k: int, n: int, seed: int):
     q, k = rng.standard_normal((n, d_k)), rng.standard_normal((n, d_k))
     dot = np.einsum("nd,nd->n", q, k)
     w_q, w_k, v_a = additive_params(d_k, 64, seed + 1)
-    add = np.tanh(q @ w_q + k @ w_k) @ v_a
-    return dot, add, float(np.abs(v_a).sum())
+    pre = q @ w_q + k @ w_k  # pre-activations, variance 2 per unit whatever d_k is
+    add = np.tanh(pre) @ v_a
+    return dot, add, float(np.abs(v_a).sum()), pre, v_a
 
 
 def score_spread(d_k: int, n: int = 4000, seed: int = 0) -> dict:
     """Standard deviations of n scores for standard normal q, k (paired, one score each).
 
     Returns floats ``dot`` (unscaled q·k, about sqrt(d_k)), ``scaled`` (q·k/sqrt(d_k),
-    about 1), ``additive`` (d_a = 64) and ``bound`` = ||v_a||_1, the additive score's
-    hard bound. Used by ``dot-vs-additive``.
+    about 1), ``additive`` (d_a = 64, W entries N(0, 1/d_k)), ``bound`` = ||v_a||_1 (the
+    additive score's hard bound) and ``l2`` = ||v_a||_2; ``additive_unit``, the additive
+    score's sd with the same weights times sqrt(d_k) (entries N(0, 1)); ``saturated`` and
+    ``saturated_unit``, the share of tanh units with |tanh| > 0.99 under each
+    initialisation. Used by ``dot-vs-additive``.
     """
     d_k, n = v.positive_int("d_k", d_k), v.positive_int("n", n)
-    dot, add, bound = _spread_samples(d_k, n, seed)
+    dot, add, bound, pre, v_a = _spread_samples(d_k, n, seed)
+    unit = pre * np.sqrt(d_k)  # N(0, 1) weights: the pre-activations grow like sqrt(d_k)
     return {
         "dot": float(dot.std(ddof=1)),
         "scaled": float(dot.std(ddof=1) / np.sqrt(d_k)),
         "additive": float(add.std(ddof=1)),
         "bound": bound,
+        "l2": float(np.linalg.norm(v_a)),
+        "additive_unit": float((np.tanh(unit) @ v_a).std(ddof=1)),
+        "saturated": float(np.mean(np.abs(np.tanh(pre)) > 0.99)),
+        "saturated_unit": float(np.mean(np.abs(np.tanh(unit)) > 0.99)),
     }
 
 
 def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
     """Histograms of unscaled dot, scaled dot and additive scores on one fixed axis."""
     d_k, n = v.positive_int("d_k", d_k), v.positive_int("n", n)
-    dot, add, bound = _spread_samples(d_k, n, seed)
+    dot, add, bound, _, _ = _spread_samples(d_k, n, seed)
     s = score_spread(d_k, n, seed)
     fig, (ax,) = new_figure()
     bins = np.linspace(-40, 40, 161)
