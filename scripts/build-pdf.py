@@ -36,6 +36,7 @@ SITE = ROOT / "_build" / "html"
 NAME = "why-sqrt-dk.pdf"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
+
 def printable(html: str) -> tuple[str, int]:
     """The single-page book without the companion notebooks (their code and outputs are the
     web edition's; the chapters already paste every number and figure), and with links to

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import ROOT, repo2docker_buildpack
 
 pytestmark = pytest.mark.binder

@@ -92,7 +92,9 @@ def test_every_figure_page_has_an_image(reader, page_texts):
         pages = [i for i, t in enumerate(texts) if key in t]
         assert pages, f"caption not found in the PDF: {caption[:60]!r}"
         for i in pages:
-            assert reader.pages[i].images, f"page {i + 1} has the caption {caption[:40]!r} but no image"
+            assert reader.pages[i].images, (
+                f"page {i + 1} has the caption {caption[:40]!r} but no image"
+            )
 
 
 def test_static_sliders_print_a_note(page_texts):

@@ -219,7 +219,9 @@ def test_chapter_page_launches_its_companion_notebook(visit, server, slug):
     )
     # the theme's own Binder button on the notebook page derives from the same setting
     nb = visit(f"notebooks/{slug}.html")
-    assert binder in [a.get_attribute("href") for a in nb.page.locator("a[href*='mybinder.org']").all()]
+    assert binder in [
+        a.get_attribute("href") for a in nb.page.locator("a[href*='mybinder.org']").all()
+    ]
     download = box.locator("a.ws-launch-download")
     assert download.get_attribute("download") == f"{slug}.ipynb"
     response = v.page.request.get(f"{server}/book/" + download.get_attribute("href"))

@@ -72,9 +72,9 @@ def test_build_date_honours_source_date_epoch():
 
 
 def test_one_version_in_package_pyproject_and_citation():
-    import tomllib
     from pathlib import Path
 
+    import tomllib
     import yaml
 
     import whysqrt

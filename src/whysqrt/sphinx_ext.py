@@ -76,7 +76,9 @@ def repository_override(theme_options: dict, environ=os.environ) -> dict:
     if url:
         parts = url.split("/")
         if not url.startswith("https://") or len(parts) != 5 or not all(parts[3:]):
-            raise ValueError(f"{REPO_URL_ENV} must look like https://github.com/OWNER/REPO, got {url!r}")
+            raise ValueError(
+                f"{REPO_URL_ENV} must look like https://github.com/OWNER/REPO, got {url!r}"
+            )
         opts["repository_url"] = url
     branch = environ.get(REPO_BRANCH_ENV, "").strip()
     if branch:
@@ -142,7 +144,10 @@ def _launch_box(app: Sphinx, pagename, templatename, context, doctree) -> None:
         )
         return
     stem = Path(pagename).name
-    if not pagename.startswith("book/") or not (Path(app.srcdir) / "notebooks" / f"{stem}.ipynb").exists():
+    if (
+        not pagename.startswith("book/")
+        or not (Path(app.srcdir) / "notebooks" / f"{stem}.ipynb").exists()
+    ):
         return
     binder = binder_url(app.config.html_theme_options, stem)
     nb = f"notebooks/{stem}.ipynb"
