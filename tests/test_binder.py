@@ -57,8 +57,8 @@ def test_every_pin_has_a_wheel_for_binders_python(binder_python, tmp_path):
         return
     failing = [p for p in wanted if download(p).returncode != 0]
     pytest.fail(
-        f"Binder builds with Python {binder_python} (runtime.txt), but these pins have no "
-        f"wheel for it: {failing}"
+        f"Binder builds with Python {binder_python} (repo2docker's choice for this repository: "
+        f"runtime.txt, else its default), but these pins have no wheel for it: {failing}"
     )
 
 

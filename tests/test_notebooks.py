@@ -88,13 +88,19 @@ def interpreter_for(version: str) -> str:
     if "{}.{}".format(*sys.version_info[:2]) == version:
         return sys.executable
     found = shutil.which(f"python{version}")
-    if found is None:
-        pytest.fail(
-            f"Binder runs Python {version} (runtime.txt, as repo2docker reads it), but this "
-            f"interpreter is Python {sys.version.split()[0]} and no python{version} is on PATH: "
-            f"install Python {version} (or change runtime.txt) to simulate Binder"
+    if found:
+        probe = subprocess.run(
+            [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
         )
-    return found
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return found
+    pytest.fail(
+        f"Binder runs Python {version} (runtime.txt, as repo2docker reads it), but this "
+        f"interpreter is Python {sys.version.split()[0]} and no working python{version} is on "
+        f"PATH: install Python {version} (or change runtime.txt) to simulate Binder"
+    )
 
 
 @pytest.fixture(scope="session")
