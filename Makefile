@@ -10,11 +10,12 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: book test lint bench clean clean-all lab help
+.PHONY: book test pdf lint bench clean clean-all lab help
 
 help:
 	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html"
-	@echo "make test   - everything 'make book' does, plus test tools, then the whole test suite"
+	@echo "make test   - everything 'make book' and 'make pdf' do, plus test tools, then the whole test suite"
+	@echo "make pdf    - the PDF edition, _build/pdf/why-sqrt-dk.pdf (no TeX: printed by Chromium)"
 	@echo "make lab    - open the notebooks in JupyterLab"
 	@echo "make bench  - build times, notebook times, live slider latency, page weight"
 	@echo "make lint   - the pre-commit checks (ruff, nbstripout, codespell, YAML)"
@@ -38,7 +39,14 @@ book: $(VENV)/.runtime
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 
-test: book $(VENV)/.dev lint
+# The PDF edition: the single-page HTML book, typeset by MathJax and printed by Chromium
+# (scripts/build-pdf.py); also copied into _build/html for the site to ship.
+pdf: book $(VENV)/.dev
+	bash scripts/ensure-chromium
+	$(JB) build . --builder singlehtml -n -W --keep-going
+	$(BIN)/python scripts/build-pdf.py
+
+test: book pdf $(VENV)/.dev lint
 	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest
 

@@ -22,3 +22,32 @@ def root() -> Path:
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def repo2docker_buildpack(repo: Path = ROOT):
+    """The buildpack repo2docker (Binder's engine) picks for ``repo``, chosen by repo2docker's
+    own code (``Repo2Docker.buildpacks`` in order, else its default), as ``repo2docker`` does
+    before it builds. Detection only reads files: it needs neither Docker nor a network."""
+    from repo2docker.app import Repo2Docker
+
+    r2d = Repo2Docker()
+    cwd = os.getcwd()
+    os.chdir(repo)  # repo2docker's detection reads paths relative to the checkout
+    try:
+        for buildpack in r2d.buildpacks:
+            bp = buildpack(base_image=r2d.base_image)
+            if bp.detect():
+                break
+        else:
+            bp = r2d.default_buildpack(base_image=r2d.base_image)
+        bp.python_version  # noqa: B018 - evaluated (and cached) while in the checkout
+        bp.get_assemble_scripts()
+        return bp
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.fixture(scope="session")
+def binder_python() -> str:
+    """The Python version ("3.11") that Binder builds this repository with."""
+    return repo2docker_buildpack().python_version

@@ -2,13 +2,15 @@
 
 * ``test_notebook_executes_in_fresh_kernel``: nbclient, this environment, cwd notebooks/.
 * ``test_notebook_runs_in_binder_like_environment``: a brand-new virtual environment built
-  from ``requirements.txt`` alone (as Binder does), then every notebook executed from the
+  from ``requirements.txt`` alone (as Binder does), on the Python version Binder uses
+  (``runtime.txt``, read by repo2docker's own code), then every notebook executed from the
   ``notebooks/`` folder with that environment's ``jupyter nbconvert``.
 * ``test_notebook_text_outputs_are_deterministic``: the two executions above give identical
   text outputs (streams, text/plain, text/latex, text/html including the inline PNGs).
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -81,12 +83,32 @@ def here():
     return get
 
 
+def interpreter_for(version: str) -> str:
+    """A local Python interpreter of ``version`` ("3.11"): this one, or ``python3.11`` on PATH."""
+    if "{}.{}".format(*sys.version_info[:2]) == version:
+        return sys.executable
+    found = shutil.which(f"python{version}")
+    if found:
+        probe = subprocess.run(
+            [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return found
+    pytest.fail(
+        f"Binder runs Python {version} (runtime.txt, as repo2docker reads it), but this "
+        f"interpreter is Python {sys.version.split()[0]} and no working python{version} is on "
+        f"PATH: install Python {version} (or change runtime.txt) to simulate Binder"
+    )
+
+
 @pytest.fixture(scope="session")
-def binder(tmp_path_factory):
-    """Every notebook executed in a fresh venv built from requirements.txt alone."""
+def binder(tmp_path_factory, binder_python):
+    """Every notebook executed in a fresh venv built from requirements.txt alone, on Binder's Python."""
     tmp = tmp_path_factory.mktemp("binder")
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([interpreter_for(binder_python), "-m", "venv", str(venv)], check=True)
     pip = [
         str(venv / "bin" / "python"),
         "-m",

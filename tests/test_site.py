@@ -194,6 +194,71 @@ def test_notebook_page_launches_its_notebook_in_binder(visit, slug):
     assert v.page.locator(".btn-launch-thebe").count() == 1, "no Live Code (Thebe) button"
 
 
+def _repository() -> tuple[str, str]:
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = os.environ.get("WHYSQRT_REPOSITORY_URL") or repo["url"]
+    return url.rstrip("/"), os.environ.get("WHYSQRT_REPOSITORY_BRANCH") or repo["branch"]
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_page_launches_its_companion_notebook(visit, server, slug):
+    v = visit(f"book/{slug}.html")
+    box = v.page.locator("article .ws-launch")
+    assert box.count() == 1, "no launch box on the chapter page"
+    # near the top: right after the chapter's title
+    assert v.page.evaluate(
+        "() => document.querySelector('article h1').nextElementSibling.classList.contains('ws-launch')"
+    )
+    url, branch = _repository()
+    owner_repo = "/".join(url.split("/")[-2:])
+    binder = box.locator("a.ws-launch-binder").get_attribute("href")
+    assert binder == (
+        f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/notebooks/{slug}.ipynb"
+    )
+    # the theme's own Binder button on the notebook page derives from the same setting
+    nb = visit(f"notebooks/{slug}.html")
+    assert binder in [
+        a.get_attribute("href") for a in nb.page.locator("a[href*='mybinder.org']").all()
+    ]
+    download = box.locator("a.ws-launch-download")
+    assert download.get_attribute("download") == f"{slug}.ipynb"
+    response = v.page.request.get(f"{server}/book/" + download.get_attribute("href"))
+    assert response.ok and response.json()["nbformat"] == 4, "the .ipynb does not download"
+    box.locator("a.ws-launch-view").click()
+    v.page.wait_for_load_state("load")
+    assert v.page.url.endswith(f"/notebooks/{slug}.html")
+
+
+def test_repository_links_follow_the_one_setting(visit):
+    url, branch = _repository()
+    v = visit("notebooks/variance-proof.html")
+    header = v.page.locator(".bd-header-article a[href]").all()
+    hrefs = [a.get_attribute("href") for a in header if "://" in a.get_attribute("href")]
+    assert url in hrefs, hrefs  # repository button
+    assert any(h.startswith(f"{url}/issues/new") for h in hrefs), hrefs  # issues button
+    owner_repo = "/".join(url.split("/")[-2:])
+    assert any(f"/v2/gh/{owner_repo}/{branch}?" in h for h in hrefs), hrefs  # Binder button
+    stray = [h for h in hrefs if "github.com/" in h and not h.startswith(url)]
+    assert not stray, f"header links to another repository: {stray}"
+    thebe = v.page.locator('script[type="text/x-thebe-config"]').inner_text()
+    assert f'repo: "{owner_repo}"' in thebe and f'ref: "{branch}"' in thebe, thebe
+
+
+def test_landing_page_links_the_pdf_and_footer_shows_version(visit):
+    from whysqrt import __version__
+
+    v = visit("book/index.html")
+    link = v.page.locator("article .ws-pdf-link a")
+    assert link.count() == 1
+    assert link.get_attribute("href").endswith("why-sqrt-dk.pdf")
+    assert (SITE / "book" / link.get_attribute("href")).resolve() == (SITE / "why-sqrt-dk.pdf")
+    assert (SITE / "why-sqrt-dk.pdf").exists(), "run `make pdf` (make test does)"
+    footer = v.page.locator(".ws-edition").inner_text()
+    assert f"Version {__version__}" in footer and re.search(r"built \d{4}-\d{2}-\d{2}", footer)
+
+
 def test_chapter_numbers_come_from_the_notebook(visit):
     v = visit("book/variance-proof.html")
     pasted = v.page.locator("span.pasted-text").all_inner_texts()
