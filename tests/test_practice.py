@@ -37,6 +37,12 @@ def test_sigma_for_entropy_inverts_the_approximation():
     np.testing.assert_allclose(pr.entropy_approx([512, 4096], s), 3.0)
 
 
+def test_solve_sigma_hits_the_target_entropy():
+    s = pr.solve_sigma(256, 3.0, rows=50, seed=2)
+    assert pr.noise_entropy([256], [s], rows=50, seed=2)[0, 0] == pytest.approx(3.0, abs=1e-6)
+    assert pr.solve_sigma(256, 4.0, rows=50, seed=2) < s  # higher entropy, smaller sigma
+
+
 def test_linear_init_variance_is_one_third_over_fan_in():
     rng = np.random.default_rng(0)
     w, b = pr.torch_linear_init(512, 2000, rng)
@@ -170,6 +176,7 @@ def test_figures_and_descriptions():
         (lambda: pr.noise_entropy([4], [-1.0]), "sigmas"),
         (lambda: pr.noise_entropy([4], [np.nan]), "sigmas"),
         (lambda: pr.sigma_for_entropy(4, 5.0), "n"),
+        (lambda: pr.solve_sigma(4, 5.0), "h0"),
         (lambda: pr.retrieval_scores(rho=1.5), "rho"),
         (lambda: pr.retrieval_scores(n_max=1), "n_max"),
         (lambda: pr.length_extrapolation(ns=(64, 128), n_train=32), "n_train"),

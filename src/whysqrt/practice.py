@@ -33,6 +33,7 @@ __all__ = [
     "noise_entropy",
     "entropy_approx",
     "sigma_for_entropy",
+    "solve_sigma",
     "log_n_figure",
     "describe_log_n_figure",
     "retrieval_scores",
@@ -119,6 +120,26 @@ def sigma_for_entropy(n, h0: float) -> np.ndarray:
     if np.any(np.log(n) <= h0):
         raise ValueError(f"n must satisfy log n > h0 = {h0:g}")
     return np.sqrt(2 * (np.log(n) - h0))
+
+
+def solve_sigma(n: int, h0: float, rows: int = 200, seed: int = 0, iters: int = 30) -> float:
+    """The sigma at which the simulated :func:`noise_entropy` over n keys equals ``h0`` (bisection).
+
+    The same standard normal draws are used at every sigma, so the simulated
+    entropy is a smooth decreasing function of sigma and the bisection is exact for it.
+    """
+    n = v.positive_int("n", n)
+    h0 = v.finite_float("h0", h0, nonneg=True)
+    if h0 >= math.log(n):
+        raise ValueError(f"h0 must be < log n = {math.log(n):.3f}, got {h0!r}")
+    z = np.random.default_rng(seed).standard_normal((v.positive_int("rows", rows), n))
+    lo, hi = 0.0, 1.0
+    while _row_entropy(hi * z).mean() > h0:
+        lo, hi = hi, 2 * hi
+    for _ in range(v.positive_int("iters", iters)):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _row_entropy(mid * z).mean() > h0 else (lo, mid)
+    return (lo + hi) / 2
 
 
 def log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> Figure:
