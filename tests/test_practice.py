@@ -61,7 +61,9 @@ def test_xavier_bound():
 
 
 def test_predicted_logit_variance_hand_values():
-    assert pr.predicted_logit_variance("linear-nobias", 512, 8, scaled=False) == pytest.approx(64 / 9)
+    assert pr.predicted_logit_variance("linear-nobias", 512, 8, scaled=False) == pytest.approx(
+        64 / 9
+    )
     assert pr.predicted_logit_variance("linear-nobias", 512, 8) == pytest.approx(1 / 9)
     assert pr.predicted_logit_variance("mha", 512, 8) == pytest.approx(1 / 4)
     assert pr.predicted_logit_variance("linear", 512, 8) > 1 / 9
@@ -69,7 +71,9 @@ def test_predicted_logit_variance_hand_values():
 
 @pytest.mark.parametrize("scheme", ["linear", "linear-nobias", "mha"])
 def test_monte_carlo_logit_variance_agrees_with_prediction(scheme):
-    mc, se = pr.init_logit_variance(scheme, d_model=128, n_heads=4, n_weights=10, n_pairs=400, seed=2)
+    mc, se = pr.init_logit_variance(
+        scheme, d_model=128, n_heads=4, n_weights=10, n_pairs=400, seed=2
+    )
     assert abs(mc - pr.predicted_logit_variance(scheme, 128, 4)) < 4 * se
 
 

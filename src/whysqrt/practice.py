@@ -148,11 +148,17 @@ def log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> Figure:
     sigmas = v.finite_array("sigmas", sigmas)
     entropies = v.finite_array("entropies", entropies, ndim_min=2)
     if entropies.shape != (sigmas.size, ns.size):
-        raise ValueError(f"entropies must have shape {(sigmas.size, ns.size)}, got {entropies.shape}")
+        raise ValueError(
+            f"entropies must have shape {(sigmas.size, ns.size)}, got {entropies.shape}"
+        )
     fig, (left, right) = new_figure(2)
     grid = np.geomspace(ns.min(), ns.max(), 200)
-    left.semilogx(grid, log_n_multiplier(grid, base), color=COLORS["scaled"], label=f"log n / log {base:g}")
-    left.semilogx(grid, np.sqrt(log_n_multiplier(grid, base)), "--", color="#009E73", label="its square root")
+    left.semilogx(
+        grid, log_n_multiplier(grid, base), color=COLORS["scaled"], label=f"log n / log {base:g}"
+    )
+    left.semilogx(
+        grid, np.sqrt(log_n_multiplier(grid, base)), "--", color="#009E73", label="its square root"
+    )
     left.axhline(1.0, color="0.6", lw=0.8)
     left.set(xlabel="sequence length n", ylabel="factor on q·k/√dₖ", title="Su's length factor")
     left.legend(fontsize=8)
@@ -174,7 +180,8 @@ def describe_log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> str:
     entropies = v.finite_array("entropies", entropies, ndim_min=2)
     lo, hi = log_n_multiplier([ns.min(), ns.max()], base)
     parts = ", ".join(
-        f"σ = {s:g}: {entropies[i, 0]:.2f} to {entropies[i, -1]:.2f} nats" for i, s in enumerate(sigmas)
+        f"σ = {s:g}: {entropies[i, 0]:.2f} to {entropies[i, -1]:.2f} nats"
+        for i, s in enumerate(sigmas)
     )
     return (
         f"Left: the factor log n / log {base:g} rises from {lo:.2f} at n = {ns.min()} to {hi:.2f} at "
@@ -187,14 +194,20 @@ def describe_log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> str:
 # ------------------------------------------------------------ length extrapolation
 
 
-def retrieval_scores(d_k: int = 64, rho: float = 0.4, rows: int = 400, n_max: int = 4096, seed: int = 0):
+def retrieval_scores(
+    d_k: int = 64, rho: float = 0.4, rows: int = 400, n_max: int = 4096, seed: int = 0
+):
     """Scaled scores q·k_j/sqrt(d_k) of ``rows`` queries against ``n_max`` keys; column 0 is the target.
 
     q and the distractor keys have i.i.d. N(0, 1) components; the target key is
     rho q + sqrt(1 - rho^2) xi. Given q, the distractor scores are exactly
     N(0, |q|^2/d_k), so they are sampled directly (no key vectors are built).
     """
-    d_k, rows, n_max = v.positive_int("d_k", d_k), v.positive_int("rows", rows), v.positive_int("n_max", n_max)
+    d_k, rows, n_max = (
+        v.positive_int("d_k", d_k),
+        v.positive_int("rows", rows),
+        v.positive_int("n_max", n_max),
+    )
     rho = v.in_range("rho", rho, -1.0, 1.0)
     if n_max < 2:
         raise ValueError("n_max must be >= 2 (a target and a distractor)")
@@ -282,7 +295,9 @@ def extrapolation_figure(result: Extrapolation) -> Figure:
     if not isinstance(result, Extrapolation):
         raise TypeError(f"result must be an Extrapolation, got {type(result).__name__}")
     fig, axes = new_figure(2)
-    for ax, field, label in zip(axes, ("entropy", "weight"), ("entropy (nats)", "weight on the target")):
+    for ax, field, label in zip(
+        axes, ("entropy", "weight"), ("entropy (nats)", "weight on the target")
+    ):
         mean, se = result.mean(field), result.se(field)
         for m, method in enumerate(result.methods):
             ax.errorbar(
@@ -324,7 +339,9 @@ def qk_logits(q, k, qk_norm: bool):
     q = v.finite_array("q", q, ndim_min=2)
     k = v.finite_array("k", k, ndim_min=3)
     if q.ndim != 2 or k.ndim != 3 or k.shape[0] != q.shape[0] or k.shape[2] != q.shape[1]:
-        raise ValueError(f"q and k must have shapes (B, d_k) and (B, n, d_k), got {q.shape} and {k.shape}")
+        raise ValueError(
+            f"q and k must have shapes (B, d_k) and (B, n, d_k), got {q.shape} and {k.shape}"
+        )
     d_k = q.shape[-1]
     if qk_norm:
         q = q * np.sqrt(d_k) / np.linalg.norm(q, axis=-1, keepdims=True)
@@ -357,7 +374,10 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, qk_norm: bool):
     g[np.arange(batch), t] -= 1.0
     g /= batch
     if qk_norm:
-        qn, kn = np.linalg.norm(q, axis=-1, keepdims=True), np.linalg.norm(k, axis=-1, keepdims=True)
+        qn, kn = (
+            np.linalg.norm(q, axis=-1, keepdims=True),
+            np.linalg.norm(k, axis=-1, keepdims=True),
+        )
         u, w = q / qn, k / kn
         du = np.sqrt(d_k) * np.einsum("bn,bnd->bd", g, w)
         dw = np.sqrt(d_k) * g[..., None] * u[:, None, :]
@@ -391,7 +411,10 @@ def qk_train(
 ) -> QKRun:
     """Adam on W_Q, W_K (entries N(0, 1/d_model)) for the retrieval task; seeded, numpy only."""
     steps, batch = v.positive_int("steps", steps), v.positive_int("batch", batch)
-    n_keys, d_model, d_k = (v.positive_int(name, x) for name, x in (("n_keys", n_keys), ("d_model", d_model), ("d_k", d_k)))
+    n_keys, d_model, d_k = (
+        v.positive_int(name, x)
+        for name, x in (("n_keys", n_keys), ("d_model", d_model), ("d_k", d_k))
+    )
     lr = v.finite_float("lr", lr, positive=True)
     noise = v.finite_float("noise", noise, nonneg=True)
     rng = np.random.default_rng(seed)
@@ -400,12 +423,16 @@ def qk_train(
     m2 = [np.zeros_like(p) for p in params]
     loss, max_logit = np.empty(steps), np.empty(steps)
     for step in range(1, steps + 1):
-        out = qk_loss_and_grads(*params, *_qk_batch(rng, batch, n_keys, d_model, noise), bool(qk_norm))
+        out = qk_loss_and_grads(
+            *params, *_qk_batch(rng, batch, n_keys, d_model, noise), bool(qk_norm)
+        )
         loss[step - 1], max_logit[step - 1] = out[0], np.abs(out[3]).max()
         for i, grad in enumerate(out[1:3]):
             m1[i] = 0.9 * m1[i] + 0.1 * grad
             m2[i] = 0.999 * m2[i] + 0.001 * grad**2
-            params[i] -= lr * (m1[i] / (1 - 0.9**step)) / (np.sqrt(m2[i] / (1 - 0.999**step)) + 1e-8)
+            params[i] -= (
+                lr * (m1[i] / (1 - 0.9**step)) / (np.sqrt(m2[i] / (1 - 0.999**step)) + 1e-8)
+            )
     return QKRun(bool(qk_norm), loss, max_logit)
 
 
@@ -437,7 +464,11 @@ def describe_qk_norm_figure(runs, d_k: int = 16) -> str:
             f"{name} the largest logit goes from {r.max_logit[0]:.1f} to {r.max_logit[-1]:.1f} "
             f"(maximum {r.max_logit.max():.1f}) and the loss ends at {r.loss[-1]:.3f}"
         )
-    return f"Two panels against {runs[0].loss.size} Adam steps: " + "; ".join(parts) + f"; the bound √dₖ is {np.sqrt(d_k):.0f}."
+    return (
+        f"Two panels against {runs[0].loss.size} Adam steps: "
+        + "; ".join(parts)
+        + f"; the bound √dₖ is {np.sqrt(d_k):.0f}."
+    )
 
 
 # ------------------------------------------------------------ PyTorch initialisation
@@ -459,7 +490,11 @@ def torch_linear_init(fan_in: int, fan_out: int, rng, bias: bool = True, rows: i
     gain = math.sqrt(2.0 / (1 + a**2))
     bound = math.sqrt(3.0) * gain / math.sqrt(fan_in)
     weight = rng.uniform(-bound, bound, size=(rows, fan_in))
-    b = rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), size=rows) if bias else np.zeros(rows)
+    b = (
+        rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), size=rows)
+        if bias
+        else np.zeros(rows)
+    )
     return weight, b
 
 
@@ -482,12 +517,15 @@ def _component_variance(scheme: str, d_model: int) -> float:
         return 1 / 3 + 1 / (3 * d_model)
     if scheme == "linear-nobias":
         return 1 / 3
-    if scheme == "mha":  # xavier_uniform_ on the packed (3 d_model, d_model) in-projection, zero bias
+    if scheme == "mha":
+        # xavier_uniform_ on the packed (3 d_model, d_model) in-projection, zero bias
         return d_model * 2 / (d_model + 3 * d_model)
     raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
 
 
-def predicted_logit_variance(scheme: str = "linear", d_model: int = 512, n_heads: int = 8, scaled: bool = True) -> float:
+def predicted_logit_variance(
+    scheme: str = "linear", d_model: int = 512, n_heads: int = 8, scaled: bool = True
+) -> float:
     """Var[q·k] (or of q·k/sqrt(d_k)) at initialisation for unit-variance inputs of two different tokens.
 
     Each component of q and k has variance sigma^2 (1/3 plus the bias's 1/(3 d_model)
