@@ -166,6 +166,8 @@ def test_figures_and_descriptions():
     runs = [pr.qk_train(False, steps=5), pr.qk_train(True, steps=5)]
     assert isinstance(pr.qk_norm_figure(runs), Figure)
     assert "5 Adam steps" in pr.describe_qk_norm_figure(runs)
+    assert isinstance(pr.extrapolation_row(256, True), Figure)
+    assert "256 keys" in pr.describe_extrapolation_row(256, True)
     assert r"\begin{array}" in pr.init_variance_latex(d_model=64, n_heads=4)
 
 
@@ -186,6 +188,7 @@ def test_figures_and_descriptions():
         (lambda: pr.length_extrapolation(ns=(64, 128), n_train=32), "n_train"),
         (lambda: pr.length_extrapolation(seeds=(0,)), "seeds"),
         (lambda: pr.qk_train(True, lr=-1.0), "lr"),
+        (lambda: pr.extrapolation_row(5000), "n"),
         (lambda: pr.qk_logits(np.ones((2, 3)), np.ones((2, 4, 5)), False), "q"),
         (lambda: pr.predicted_logit_variance("adam"), "scheme"),
         (lambda: pr.predicted_logit_variance("linear", 512, 7), "d_model"),

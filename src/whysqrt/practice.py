@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from . import _validate as v
 from .numerics import logsumexp
-from .plots import COLORS, new_figure
+from .plots import COLORS, new_figure, note
 
 __all__ = [
     "log_n_multiplier",
@@ -40,6 +40,8 @@ __all__ = [
     "Extrapolation",
     "length_extrapolation",
     "extrapolation_figure",
+    "extrapolation_row",
+    "describe_extrapolation_row",
     "describe_extrapolation_figure",
     "qk_logits",
     "qk_loss_and_grads",
@@ -323,6 +325,51 @@ def describe_extrapolation_figure(result: Extrapolation) -> str:
         f"log n / log {result.n_train}, the entropy goes from {e[1, 0]:.2f} to {e[1, -1]:.2f} and the "
         f"weight falls to {w[1, -1]:.2f}. Error bars (one standard error over seeds) are smaller than "
         "the gaps."
+    )
+
+
+def extrapolation_row(
+    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+) -> Figure:
+    """One retrieval row: the 20 largest softmax weights over n keys (target in colour).
+
+    The keys of a shorter row are the first n of 4096 (seeded), the factor c
+    multiplies q·k/sqrt(d_k), and with ``log_n`` it is also multiplied by
+    log n / log n_train.
+    """
+    n, n_train = v.positive_int("n", n), v.positive_int("n_train", n_train)
+    if not 2 <= n <= 4096:
+        raise ValueError(f"n must lie in [2, 4096], got {n}")
+    c = v.finite_float("c", c, positive=True)
+    factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
+    _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
+    order = np.argsort(p)[::-1][:20]
+    fig, (ax,) = new_figure(1)
+    colors = [COLORS["scaled"] if j == 0 else "0.7" for j in order]
+    ax.bar(np.arange(order.size), p[order], color=colors)
+    ax.set(
+        ylim=(0, 1), xlabel="keys, largest weight first (target in blue)", ylabel="softmax weight"
+    )
+    note(
+        ax,
+        f"n = {n}, factor {factor:.2f}\ntarget weight {p[0]:.3f}\nentropy {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats",
+        x=0.98,
+        ha="right",
+    )
+    return fig
+
+
+def describe_extrapolation_row(
+    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+) -> str:
+    """Alt text for :func:`extrapolation_row`."""
+    factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
+    _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
+    how = f"multiplied by log n / log {n_train}" if log_n else "kept fixed"
+    return (
+        f"Bar chart of the 20 largest softmax weights of one query over {n} keys, with the factor {how} "
+        f"({factor:.2f}): the target key has weight {p[0]:.3f} and is ranked {int((p > p[0]).sum()) + 1}; "
+        f"the entropy is {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats."
     )
 
 
