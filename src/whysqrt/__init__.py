@@ -14,6 +14,7 @@ Modules:
 * :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
 * :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
+* :mod:`whysqrt.practice` - log n scaling, QK-norm, PyTorch's default init (modern-practice)
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
@@ -33,6 +34,7 @@ from . import (
     overflow,
     plots,
     positional,
+    practice,
     scoring,
     sharpness,
     symbolic,
@@ -74,6 +76,7 @@ __all__ = [
     "overflow",
     "plots",
     "positional",
+    "practice",
     "product_moments",
     "sample_qk",
     "scoring",

@@ -1,0 +1,645 @@
+"""Modern practice, with numbers: log n scaling, QK-norm, PyTorch's default initialisation.
+
+Used by the ``modern-practice`` chapter.
+
+* :func:`log_n_multiplier`, :func:`noise_entropy`, :func:`entropy_approx` and
+  :func:`sigma_for_entropy`: the entropy of a softmax over n keys and Su Jianlin's
+  ``log n / log 512`` factor (:func:`log_n_figure`);
+* :func:`retrieval_scores`, :func:`length_extrapolation`: a scale tuned at one
+  length and evaluated at longer ones, with and without the log n factor
+  (:func:`extrapolation_figure`);
+* :func:`qk_logits`, :func:`qk_loss_and_grads`, :func:`qk_train`: a tiny Adam run of
+  one attention layer, with and without normalised queries and keys
+  (:func:`qk_norm_figure`);
+* :func:`torch_linear_init`, :func:`xavier_uniform`, :func:`predicted_logit_variance`,
+  :func:`init_logit_variance`: PyTorch's default initialisations reimplemented in
+  numpy and the logit variance they give (:func:`init_variance_latex`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _validate as v
+from .numerics import logsumexp
+from .plots import COLORS, new_figure, note
+
+__all__ = [
+    "log_n_multiplier",
+    "noise_entropy",
+    "entropy_approx",
+    "sigma_for_entropy",
+    "solve_sigma",
+    "log_n_figure",
+    "describe_log_n_figure",
+    "retrieval_scores",
+    "Extrapolation",
+    "length_extrapolation",
+    "extrapolation_figure",
+    "extrapolation_row",
+    "describe_extrapolation_row",
+    "describe_extrapolation_figure",
+    "qk_logits",
+    "qk_loss_and_grads",
+    "QKRun",
+    "qk_train",
+    "qk_norm_figure",
+    "describe_qk_norm_figure",
+    "torch_linear_init",
+    "xavier_uniform",
+    "predicted_logit_variance",
+    "init_logit_variance",
+    "init_variance_latex",
+]
+
+METHOD_COLORS = {"fixed": COLORS["unscaled"], "log n": COLORS["scaled"]}
+
+
+# --------------------------------------------------------------------------- log n
+
+
+def log_n_multiplier(n, base: float = 512.0) -> np.ndarray:
+    """Su Jianlin's length factor log n / log base (= 1 at n = base), multiplying q·k/sqrt(d_k)."""
+    n = v.finite_array("n", n, ndim_min=0)
+    if np.any(n < 1):
+        raise ValueError("n must be >= 1 (a sequence length)")
+    base = v.finite_float("base", base)
+    if base <= 1:
+        raise ValueError(f"base must be > 1, got {base!r}")
+    return np.log(n) / np.log(base)
+
+
+def _log_softmax(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log p, p) of softmax(logits) along the last axis, with one exp per entry."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    return shifted - np.log(total), e / total
+
+
+def _row_entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy of softmax(logits) along the last axis, from log-probabilities (no log 0)."""
+    logp, p = _log_softmax(logits)
+    return -np.sum(p * logp, axis=-1)
+
+
+def noise_entropy(ns, sigmas, rows: int = 200, seed: int = 0) -> np.ndarray:
+    """Mean softmax entropy over ``rows`` rows of n i.i.d. N(0, sigma^2) logits.
+
+    Returns an array (len(sigmas), len(ns)). The keys of a shorter row are the first
+    n of the longest one (tokens are added, not redrawn), and every sigma uses the
+    same standard normal draws.
+    """
+    ns = v.positive_int_list("ns", ns)
+    sigmas = v.finite_array("sigmas", sigmas)
+    if np.any(sigmas < 0):
+        raise ValueError("sigmas must be >= 0")
+    rows = v.positive_int("rows", rows)
+    z = np.random.default_rng(seed).standard_normal((rows, int(ns.max())))
+    return np.array([[_row_entropy(s * z[:, :n]).mean() for n in ns] for s in sigmas])
+
+
+def entropy_approx(n, sigma) -> np.ndarray:
+    """Large-n entropy of a softmax over n i.i.d. N(0, sigma^2) logits: log n - sigma^2 / 2.
+
+    Derived in the chapter; accurate while sigma^2 is well below 2 log n.
+    """
+    n = v.finite_array("n", n, ndim_min=0)
+    if np.any(n < 1):
+        raise ValueError("n must be >= 1")
+    sigma = v.finite_array("sigma", sigma, ndim_min=0)
+    return np.log(n) - sigma**2 / 2
+
+
+def sigma_for_entropy(n, h0: float) -> np.ndarray:
+    """The logit standard deviation that keeps the entropy at ``h0``: sqrt(2 (log n - h0))."""
+    n = v.finite_array("n", n, ndim_min=0)
+    h0 = v.finite_float("h0", h0, nonneg=True)
+    if np.any(np.log(n) <= h0):
+        raise ValueError(f"n must satisfy log n > h0 = {h0:g}")
+    return np.sqrt(2 * (np.log(n) - h0))
+
+
+def solve_sigma(n: int, h0: float, rows: int = 200, seed: int = 0, iters: int = 30) -> float:
+    """The sigma at which the simulated :func:`noise_entropy` over n keys equals ``h0`` (bisection).
+
+    The same standard normal draws are used at every sigma, so the simulated
+    entropy is a smooth decreasing function of sigma and the bisection is exact for it.
+    """
+    n = v.positive_int("n", n)
+    h0 = v.finite_float("h0", h0, nonneg=True)
+    if h0 >= math.log(n):
+        raise ValueError(f"h0 must be < log n = {math.log(n):.3f}, got {h0!r}")
+    z = np.random.default_rng(seed).standard_normal((v.positive_int("rows", rows), n))
+    lo, hi = 0.0, 1.0
+    while _row_entropy(hi * z).mean() > h0:
+        lo, hi = hi, 2 * hi
+    for _ in range(v.positive_int("iters", iters)):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _row_entropy(mid * z).mean() > h0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> Figure:
+    """Left: the factor log n / log base. Right: simulated entropies (dots) and log n - sigma^2/2."""
+    ns = v.positive_int_list("ns", ns)
+    sigmas = v.finite_array("sigmas", sigmas)
+    entropies = v.finite_array("entropies", entropies, ndim_min=2)
+    if entropies.shape != (sigmas.size, ns.size):
+        raise ValueError(
+            f"entropies must have shape {(sigmas.size, ns.size)}, got {entropies.shape}"
+        )
+    fig, (left, right) = new_figure(2)
+    grid = np.geomspace(ns.min(), ns.max(), 200)
+    left.semilogx(
+        grid, log_n_multiplier(grid, base), color=COLORS["scaled"], label=f"log n / log {base:g}"
+    )
+    left.semilogx(
+        grid, np.sqrt(log_n_multiplier(grid, base)), "--", color="#009E73", label="its square root"
+    )
+    left.axhline(1.0, color="0.6", lw=0.8)
+    left.set(xlabel="sequence length n", ylabel="factor on q·k/√dₖ", title="Su's length factor")
+    left.legend(fontsize=8)
+    markers = "osD^v"
+    for i, s in enumerate(sigmas):
+        color = f"C{i}"
+        right.semilogx(ns, entropies[i], markers[i % 5], color=color, ms=4, label=f"σ = {s:g}")
+        right.semilogx(grid, entropy_approx(grid, s), color=color, lw=1)
+    right.semilogx(grid, np.log(grid), ":", color=COLORS["theory"], label="log n (uniform)")
+    right.set(xlabel="sequence length n", ylabel="entropy (nats)", title="entropy at fixed σ")
+    right.legend(fontsize=8)
+    return fig
+
+
+def describe_log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> str:
+    """Alt text for :func:`log_n_figure`."""
+    ns = v.positive_int_list("ns", ns)
+    sigmas = v.finite_array("sigmas", sigmas)
+    entropies = v.finite_array("entropies", entropies, ndim_min=2)
+    lo, hi = log_n_multiplier([ns.min(), ns.max()], base)
+    parts = ", ".join(
+        f"σ = {s:g}: {entropies[i, 0]:.2f} to {entropies[i, -1]:.2f} nats"
+        for i, s in enumerate(sigmas)
+    )
+    return (
+        f"Left: the factor log n / log {base:g} rises from {lo:.2f} at n = {ns.min()} to {hi:.2f} at "
+        f"n = {ns.max()}, equal to 1 at n = {base:g}. Right: the simulated softmax entropy of n Gaussian "
+        f"logits grows with log n at every fixed σ ({parts}) and lies on the curves log n − σ²/2, "
+        "except at the largest σ and smallest n."
+    )
+
+
+# ------------------------------------------------------------ length extrapolation
+
+
+def retrieval_scores(
+    d_k: int = 64, rho: float = 0.4, rows: int = 400, n_max: int = 4096, seed: int = 0
+):
+    """Scaled scores q·k_j/sqrt(d_k) of ``rows`` queries against ``n_max`` keys; column 0 is the target.
+
+    q and the distractor keys have i.i.d. N(0, 1) components; the target key is
+    rho q + sqrt(1 - rho^2) xi. Given q, the distractor scores are exactly
+    N(0, |q|^2/d_k), so they are sampled directly (no key vectors are built).
+    """
+    d_k, rows, n_max = (
+        v.positive_int("d_k", d_k),
+        v.positive_int("rows", rows),
+        v.positive_int("n_max", n_max),
+    )
+    rho = v.in_range("rho", rho, -1.0, 1.0)
+    if n_max < 2:
+        raise ValueError("n_max must be >= 2 (a target and a distractor)")
+    rng = np.random.default_rng(seed)
+    q_norm = np.sqrt(rng.chisquare(d_k, size=rows))
+    scores = (q_norm / np.sqrt(d_k))[:, None] * rng.standard_normal((rows, n_max))
+    scores[:, 0] = rho * q_norm**2 / np.sqrt(d_k) + np.sqrt(1 - rho**2) * scores[:, 0]
+    return scores
+
+
+def _target_stats(scores: np.ndarray, n: int, c: float):
+    """(mean log p_target, mean p_target, mean entropy) of softmax(c * scores[:, :n])."""
+    logp, p = _log_softmax(c * scores[:, :n])
+    return logp[:, 0].mean(), p[:, 0].mean(), -np.sum(p * logp, axis=-1).mean()
+
+
+@dataclass(frozen=True)
+class Extrapolation:
+    """Results of :func:`length_extrapolation`.
+
+    ``entropy``, ``weight`` (mean softmax weight on the target) and ``loglik`` (mean
+    log weight) have shape (2, n_seeds, len(ns)): method 0 keeps the tuned factor
+    ``c_star`` fixed, method 1 multiplies it by log n / log n_train.
+    """
+
+    ns: np.ndarray
+    n_train: int
+    c_star: float
+    entropy: np.ndarray
+    weight: np.ndarray
+    loglik: np.ndarray
+    methods: tuple = ("fixed", "log n")
+
+    def mean(self, field: str) -> np.ndarray:
+        """Mean over seeds, shape (2, len(ns))."""
+        return getattr(self, field).mean(axis=1)
+
+    def se(self, field: str) -> np.ndarray:
+        """Standard error over seeds, shape (2, len(ns))."""
+        x = getattr(self, field)
+        return x.std(axis=1, ddof=1) / np.sqrt(x.shape[1])
+
+    def at(self, field: str, method: str, n: int) -> float:
+        """Seed mean of ``field`` for ``method`` at length ``n``."""
+        j = int(np.flatnonzero(self.ns == n)[0])
+        return float(self.mean(field)[self.methods.index(method), j])
+
+
+def length_extrapolation(
+    ns=(64, 256, 1024, 4096),
+    n_train: int = 64,
+    seeds=(0, 1, 2, 3, 4),
+    d_k: int = 64,
+    rho: float = 0.4,
+    rows: int = 200,
+    c_grid=None,
+) -> Extrapolation:
+    """Tune the logit factor c at ``n_train`` (best mean log weight on the target), evaluate longer.
+
+    The factor multiplies the usual q·k/sqrt(d_k). It is tuned once, on the pooled
+    seeds at n = n_train, over ``c_grid``; then each seed is evaluated at every n
+    with c fixed and with c * log n / log n_train.
+    """
+    ns = v.positive_int_list("ns", ns)
+    n_train = v.positive_int("n_train", n_train)
+    if n_train < 2 or n_train not in ns:
+        raise ValueError(f"n_train must be >= 2 and one of ns, got {n_train}")
+    if len(seeds) < 2:
+        raise ValueError("seeds must hold at least two seeds (for error bars)")
+    grid = np.linspace(0.2, 6.0, 30) if c_grid is None else v.finite_array("c_grid", c_grid)
+    data = [retrieval_scores(d_k, rho, rows, int(ns.max()), seed=int(s)) for s in seeds]
+    pooled = np.concatenate([d[:, :n_train] for d in data])
+    fit = [_target_stats(pooled, n_train, c)[0] for c in grid]
+    c_star = float(grid[int(np.argmax(fit))])
+    out = np.empty((3, 2, len(seeds), ns.size))
+    for i, d in enumerate(data):
+        for j, n in enumerate(ns):
+            for m, c in enumerate((c_star, c_star * math.log(n) / math.log(n_train))):
+                out[:, m, i, j] = _target_stats(d, int(n), c)
+    return Extrapolation(ns, n_train, c_star, out[2], out[1], out[0])
+
+
+def extrapolation_figure(result: Extrapolation) -> Figure:
+    """Entropy (left) and weight on the target (right) against n, tuned at n_train, ± 1 s.e. over seeds."""
+    if not isinstance(result, Extrapolation):
+        raise TypeError(f"result must be an Extrapolation, got {type(result).__name__}")
+    fig, axes = new_figure(2)
+    for ax, field, label in zip(
+        axes, ("entropy", "weight"), ("entropy (nats)", "weight on the target")
+    ):
+        mean, se = result.mean(field), result.se(field)
+        for m, method in enumerate(result.methods):
+            ax.errorbar(
+                result.ns, mean[m], yerr=se[m], marker="o", ms=4, capsize=3,
+                color=METHOD_COLORS[method], label="c fixed" if method == "fixed" else f"c · log n / log {result.n_train}",
+            )  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.axvline(result.n_train, color="0.6", lw=0.8)
+        ax.set(xlabel="sequence length n", ylabel=label)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(f"tuned at n = {result.n_train}", fontsize=10)
+    return fig
+
+
+def describe_extrapolation_figure(result: Extrapolation) -> str:
+    """Alt text for :func:`extrapolation_figure`."""
+    n0, n1 = int(result.ns[0]), int(result.ns[-1])
+    e, w = result.mean("entropy"), result.mean("weight")
+    return (
+        f"Two panels against the sequence length from {n0} to {n1} (log scale). With the factor tuned at "
+        f"n = {result.n_train} kept fixed, the mean entropy rises from {e[0, 0]:.2f} to {e[0, -1]:.2f} nats "
+        f"and the weight on the target falls from {w[0, 0]:.2f} to {w[0, -1]:.2f}; multiplied by "
+        f"log n / log {result.n_train}, the entropy goes from {e[1, 0]:.2f} to {e[1, -1]:.2f} and the "
+        f"weight falls to {w[1, -1]:.2f}. Error bars (one standard error over seeds) are smaller than "
+        "the gaps."
+    )
+
+
+def extrapolation_row(
+    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+) -> Figure:
+    """One retrieval row: the 20 largest softmax weights over n keys (target in colour).
+
+    The keys of a shorter row are the first n of 4096 (seeded), the factor c
+    multiplies q·k/sqrt(d_k), and with ``log_n`` it is also multiplied by
+    log n / log n_train.
+    """
+    n, n_train = v.positive_int("n", n), v.positive_int("n_train", n_train)
+    if not 2 <= n <= 4096:
+        raise ValueError(f"n must lie in [2, 4096], got {n}")
+    c = v.finite_float("c", c, positive=True)
+    factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
+    _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
+    order = np.argsort(p)[::-1][:20]
+    fig, (ax,) = new_figure(1)
+    colors = [COLORS["scaled"] if j == 0 else "0.7" for j in order]
+    ax.bar(np.arange(order.size), p[order], color=colors)
+    ax.set(
+        ylim=(0, 1), xlabel="keys, largest weight first (target in blue)", ylabel="softmax weight"
+    )
+    note(
+        ax,
+        f"n = {n}, factor {factor:.2f}\ntarget weight {p[0]:.3f}\nentropy {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats",
+        x=0.98,
+        ha="right",
+    )
+    return fig
+
+
+def describe_extrapolation_row(
+    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+) -> str:
+    """Alt text for :func:`extrapolation_row`."""
+    factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
+    _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
+    how = f"multiplied by log n / log {n_train}" if log_n else "kept fixed"
+    return (
+        f"Bar chart of the 20 largest softmax weights of one query over {n} keys, with the factor {how} "
+        f"({factor:.2f}): the target key has weight {p[0]:.3f} and is ranked {int((p > p[0]).sum()) + 1}; "
+        f"the entropy is {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats."
+    )
+
+
+# ------------------------------------------------------------------------ QK-norm
+
+
+def qk_logits(q, k, qk_norm: bool):
+    """Attention logits for queries (B, d_k) and keys (B, n, d_k).
+
+    Without QK-norm: q·k / sqrt(d_k). With it: q and k are RMS-normalised
+    (q sqrt(d_k) / |q|) before the same product, so the logit is
+    sqrt(d_k) cos(q, k) and can never exceed sqrt(d_k) in size.
+    """
+    q = v.finite_array("q", q, ndim_min=2)
+    k = v.finite_array("k", k, ndim_min=3)
+    if q.ndim != 2 or k.ndim != 3 or k.shape[0] != q.shape[0] or k.shape[2] != q.shape[1]:
+        raise ValueError(
+            f"q and k must have shapes (B, d_k) and (B, n, d_k), got {q.shape} and {k.shape}"
+        )
+    d_k = q.shape[-1]
+    if qk_norm:
+        q = q * np.sqrt(d_k) / np.linalg.norm(q, axis=-1, keepdims=True)
+        k = k * np.sqrt(d_k) / np.linalg.norm(k, axis=-1, keepdims=True)
+    return np.einsum("bd,bnd->bn", q, k) / np.sqrt(d_k)
+
+
+def _qk_batch(rng, batch: int, n_keys: int, d_model: int, noise: float):
+    """The retrieval task of the why-sqrt chapter: the query token is a noisy copy of key ``t``."""
+    x = rng.standard_normal((batch, n_keys, d_model))
+    t = rng.integers(0, n_keys, batch)
+    x0 = x[np.arange(batch), t] + noise * rng.standard_normal((batch, d_model))
+    return x0, x, t
+
+
+def qk_loss_and_grads(w_q, w_k, x0, x, t, qk_norm: bool):
+    """Cross-entropy -log p_target of one attention layer and its gradients (hand-derived).
+
+    Returns (loss, grad W_Q, grad W_K, logits). With G = dL/ds = (p - onehot(t))/B,
+    dL/dq = sum_j G_j dlogit_j/dq; for the normalised case the chain rule through
+    u = q/|q| adds the projection (I - u u^T)/|q| (and the same for each key).
+    """
+    batch, _, _ = x.shape
+    d_k = w_q.shape[0]
+    q, k = x0 @ w_q.T, x @ w_k.T
+    s = qk_logits(q, k, qk_norm)
+    logp = s - logsumexp(s, axis=-1)[:, None]
+    loss = -logp[np.arange(batch), t].mean()
+    g = np.exp(logp)
+    g[np.arange(batch), t] -= 1.0
+    g /= batch
+    if qk_norm:
+        qn, kn = (
+            np.linalg.norm(q, axis=-1, keepdims=True),
+            np.linalg.norm(k, axis=-1, keepdims=True),
+        )
+        u, w = q / qn, k / kn
+        du = np.sqrt(d_k) * np.einsum("bn,bnd->bd", g, w)
+        dw = np.sqrt(d_k) * g[..., None] * u[:, None, :]
+        dq = (du - np.sum(du * u, axis=-1, keepdims=True) * u) / qn
+        dk = (dw - np.sum(dw * w, axis=-1, keepdims=True) * w) / kn
+    else:
+        dq = np.einsum("bn,bnd->bd", g, k) / np.sqrt(d_k)
+        dk = g[..., None] * q[:, None, :] / np.sqrt(d_k)
+    return loss, dq.T @ x0, np.einsum("bnd,bne->de", dk, x), s
+
+
+@dataclass(frozen=True)
+class QKRun:
+    """Per-step ``loss`` and ``max_logit`` (largest |logit| in the batch) of :func:`qk_train`."""
+
+    qk_norm: bool
+    loss: np.ndarray
+    max_logit: np.ndarray
+
+
+def qk_train(
+    qk_norm: bool,
+    steps: int = 250,
+    lr: float = 0.02,
+    seed: int = 0,
+    batch: int = 32,
+    n_keys: int = 8,
+    d_model: int = 16,
+    d_k: int = 16,
+    noise: float = 0.5,
+) -> QKRun:
+    """Adam on W_Q, W_K (entries N(0, 1/d_model)) for the retrieval task; seeded, numpy only."""
+    steps, batch = v.positive_int("steps", steps), v.positive_int("batch", batch)
+    n_keys, d_model, d_k = (
+        v.positive_int(name, x)
+        for name, x in (("n_keys", n_keys), ("d_model", d_model), ("d_k", d_k))
+    )
+    lr = v.finite_float("lr", lr, positive=True)
+    noise = v.finite_float("noise", noise, nonneg=True)
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal((d_k, d_model)) / np.sqrt(d_model) for _ in range(2)]
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    loss, max_logit = np.empty(steps), np.empty(steps)
+    for step in range(1, steps + 1):
+        out = qk_loss_and_grads(
+            *params, *_qk_batch(rng, batch, n_keys, d_model, noise), bool(qk_norm)
+        )
+        loss[step - 1], max_logit[step - 1] = out[0], np.abs(out[3]).max()
+        for i, grad in enumerate(out[1:3]):
+            m1[i] = 0.9 * m1[i] + 0.1 * grad
+            m2[i] = 0.999 * m2[i] + 0.001 * grad**2
+            params[i] -= (
+                lr * (m1[i] / (1 - 0.9**step)) / (np.sqrt(m2[i] / (1 - 0.999**step)) + 1e-8)
+            )
+    return QKRun(bool(qk_norm), loss, max_logit)
+
+
+def qk_norm_figure(runs, d_k: int = 16) -> Figure:
+    """Largest |logit| (left) and loss (right) per step for runs with and without QK-norm."""
+    runs = list(runs)
+    if not runs or not all(isinstance(r, QKRun) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of QKRun")
+    fig, (left, right) = new_figure(2)
+    for r in runs:
+        color = COLORS["scaled"] if r.qk_norm else COLORS["unscaled"]
+        label = "QK-norm" if r.qk_norm else "q·k/√dₖ"
+        steps = np.arange(1, r.loss.size + 1)
+        left.plot(steps, r.max_logit, color=color, label=label)
+        right.plot(steps, r.loss, color=color, label=label)
+    left.axhline(np.sqrt(d_k), color=COLORS["theory"], ls=":", lw=1, label="bound √dₖ")
+    left.set(xlabel="Adam step", ylabel="largest |logit| in the batch")
+    right.set(xlabel="Adam step", ylabel="loss −log p(target)", yscale="log")
+    left.legend(fontsize=8)
+    return fig
+
+
+def describe_qk_norm_figure(runs, d_k: int = 16) -> str:
+    """Alt text for :func:`qk_norm_figure`."""
+    parts = []
+    for r in runs:
+        name = "with QK-norm" if r.qk_norm else "without QK-norm"
+        parts.append(
+            f"{name} the largest logit goes from {r.max_logit[0]:.1f} to {r.max_logit[-1]:.1f} "
+            f"(maximum {r.max_logit.max():.1f}) and the loss ends at {r.loss[-1]:.3f}"
+        )
+    return (
+        f"Two panels against {runs[0].loss.size} Adam steps: "
+        + "; ".join(parts)
+        + f"; the bound √dₖ is {np.sqrt(d_k):.0f}."
+    )
+
+
+# ------------------------------------------------------------ PyTorch initialisation
+
+
+def torch_linear_init(fan_in: int, fan_out: int, rng, bias: bool = True, rows: int | None = None):
+    """numpy copy of ``torch.nn.Linear.reset_parameters``: weight (fan_out, fan_in) and bias.
+
+    ``rows`` draws only the first rows (outputs) of the weight and bias, with the
+    same distribution (one attention head's slice of a larger projection).
+
+    kaiming_uniform_(a=sqrt(5)): gain = sqrt(2 / (1 + a^2)) = sqrt(1/3),
+    std = gain / sqrt(fan_in), bound = sqrt(3) std = 1 / sqrt(fan_in); the bias is
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) too. Each entry has variance 1 / (3 fan_in).
+    """
+    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
+    rows = fan_out if rows is None else v.positive_int("rows", rows)
+    a = math.sqrt(5.0)
+    gain = math.sqrt(2.0 / (1 + a**2))
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan_in)
+    weight = rng.uniform(-bound, bound, size=(rows, fan_in))
+    b = (
+        rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), size=rows)
+        if bias
+        else np.zeros(rows)
+    )
+    return weight, b
+
+
+def xavier_uniform(fan_in: int, fan_out: int, rng, rows: int | None = None) -> np.ndarray:
+    """numpy copy of ``torch.nn.init.xavier_uniform_``: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
+
+    ``rows`` draws only the first rows of the (fan_out, fan_in) matrix.
+    """
+    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
+    rows = fan_out if rows is None else v.positive_int("rows", rows)
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=(rows, fan_in))
+
+
+INIT_SCHEMES = ("linear", "linear-nobias", "mha")
+
+
+def _component_variance(scheme: str, d_model: int) -> float:
+    if scheme == "linear":
+        return 1 / 3 + 1 / (3 * d_model)
+    if scheme == "linear-nobias":
+        return 1 / 3
+    if scheme == "mha":
+        # xavier_uniform_ on the packed (3 d_model, d_model) in-projection, zero bias
+        return d_model * 2 / (d_model + 3 * d_model)
+    raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+
+
+def predicted_logit_variance(
+    scheme: str = "linear", d_model: int = 512, n_heads: int = 8, scaled: bool = True
+) -> float:
+    """Var[q·k] (or of q·k/sqrt(d_k)) at initialisation for unit-variance inputs of two different tokens.
+
+    Each component of q and k has variance sigma^2 (1/3 plus the bias's 1/(3 d_model)
+    for nn.Linear); q·k sums d_k uncorrelated products of variance sigma^4.
+    """
+    d_model, n_heads = v.positive_int("d_model", d_model), v.positive_int("n_heads", n_heads)
+    if d_model % n_heads:
+        raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
+    var = _component_variance(scheme, d_model) ** 2
+    return var if scaled else var * (d_model // n_heads)
+
+
+def init_logit_variance(
+    scheme: str = "linear",
+    d_model: int = 512,
+    n_heads: int = 8,
+    n_weights: int = 10,
+    n_pairs: int = 500,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Monte Carlo Var[q·k/sqrt(d_k)] for one head and its standard error.
+
+    ``n_weights`` independent initialisations, each scoring ``n_pairs`` pairs of
+    different tokens with standard normal components.
+    """
+    _component_variance(scheme, 1)  # validates the name
+    d_model, n_heads = v.positive_int("d_model", d_model), v.positive_int("n_heads", n_heads)
+    n_weights, n_pairs = v.positive_int("n_weights", n_weights), v.positive_int("n_pairs", n_pairs)
+    if d_model % n_heads:
+        raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
+    d_k = d_model // n_heads
+    rng = np.random.default_rng(seed)
+    logits = []
+    for _ in range(n_weights):
+        if scheme == "mha":  # the query and key rows of one packed (3 d_model, d_model) matrix
+            w_q, w_k = (xavier_uniform(d_model, 3 * d_model, rng, rows=d_k) for _ in range(2))
+            b_q = b_k = 0.0
+        else:
+            bias = scheme == "linear"
+            w_q, b_q = torch_linear_init(d_model, d_model, rng, bias, rows=d_k)
+            w_k, b_k = torch_linear_init(d_model, d_model, rng, bias, rows=d_k)
+        x = rng.standard_normal((2, n_pairs, d_model))
+        q, k = x[0] @ w_q.T + b_q, x[1] @ w_k.T + b_k
+        logits.append(np.sum(q * k, axis=1) / np.sqrt(d_k))
+    z = np.concatenate(logits)
+    var = z.var()
+    se = np.sqrt(max(np.mean((z - z.mean()) ** 4) - var**2, 0.0) / z.size)
+    return float(var), float(se)
+
+
+def init_variance_latex(d_model: int = 512, n_heads: int = 8, seed: int = 0) -> str:
+    """A LaTeX array (for ``ws.math``): component variance, predicted and sampled logit variance."""
+    names = {
+        "linear": r"\texttt{nn.Linear}\text{ default}",
+        "linear-nobias": r"\texttt{nn.Linear}\text{, bias=False}",
+        "mha": r"\texttt{nn.MultiheadAttention}",
+    }
+    rows = []
+    for scheme in INIT_SCHEMES:
+        mc, se = init_logit_variance(scheme, d_model, n_heads, seed=seed)
+        rows.append(
+            rf"{names[scheme]} & {_component_variance(scheme, d_model):.4f} & "
+            rf"{predicted_logit_variance(scheme, d_model, n_heads, scaled=False):.3f} & "
+            rf"{predicted_logit_variance(scheme, d_model, n_heads):.4f} & {mc:.4f} \pm {se:.4f}"
+        )
+    header = (
+        r"\text{initialisation} & \operatorname{Var}[q_i] & \operatorname{Var}[q\cdot k]"
+        r" & \operatorname{Var}[q\cdot k/\sqrt{d_k}] & \text{Monte Carlo}"
+    )
+    return r"\begin{array}{lcccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"

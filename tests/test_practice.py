@@ -1,0 +1,207 @@
+"""whysqrt.practice: log n scaling, QK-norm training, PyTorch's default initialisation."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+import whysqrt as ws
+
+pr = ws.practice
+
+
+# ------------------------------------------------------------------ hand values
+
+
+def test_log_n_multiplier_hand_values():
+    np.testing.assert_allclose(pr.log_n_multiplier([512, 4096, 64]), [1.0, 4 / 3, 2 / 3])
+    assert pr.log_n_multiplier(64, base=64) == pytest.approx(1.0)
+
+
+def test_uniform_softmax_entropy_is_log_n():
+    # sigma = 0: every logit equal, the softmax is uniform
+    h = pr.noise_entropy([1, 7, 64], [0.0], rows=3)
+    np.testing.assert_allclose(h[0], np.log([1, 7, 64]), atol=1e-12)
+
+
+def test_entropy_approx_matches_simulation_at_large_n():
+    h = pr.noise_entropy([4096], [0.5, 1.0], rows=200, seed=1)[:, 0]
+    np.testing.assert_allclose(h, pr.entropy_approx(4096, np.array([0.5, 1.0])), atol=0.03)
+
+
+def test_sigma_for_entropy_inverts_the_approximation():
+    s = pr.sigma_for_entropy([512, 4096], 3.0)
+    np.testing.assert_allclose(pr.entropy_approx([512, 4096], s), 3.0)
+
+
+def test_solve_sigma_hits_the_target_entropy():
+    s = pr.solve_sigma(256, 3.0, rows=50, seed=2)
+    assert pr.noise_entropy([256], [s], rows=50, seed=2)[0, 0] == pytest.approx(3.0, abs=1e-6)
+    assert pr.solve_sigma(256, 4.0, rows=50, seed=2) < s  # higher entropy, smaller sigma
+
+
+def test_linear_init_variance_is_one_third_over_fan_in():
+    rng = np.random.default_rng(0)
+    w, b = pr.torch_linear_init(512, 2000, rng)
+    assert np.abs(w).max() <= 1 / math.sqrt(512)
+    assert np.abs(b).max() <= 1 / math.sqrt(512)
+    # U(-a, a) has variance a^2/3 with a = 1/sqrt(fan_in)
+    assert w.var() == pytest.approx(1 / (3 * 512), rel=0.01)
+    assert pr.torch_linear_init(8, 3, rng, bias=False)[1].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_xavier_bound():
+    w = pr.xavier_uniform(512, 1536, np.random.default_rng(1))
+    assert w.shape == (1536, 512)
+    assert np.abs(w).max() <= math.sqrt(6 / 2048)
+    assert w.var() == pytest.approx(1 / 1024, rel=0.01)
+
+
+def test_predicted_logit_variance_hand_values():
+    assert pr.predicted_logit_variance("linear-nobias", 512, 8, scaled=False) == pytest.approx(
+        64 / 9
+    )
+    assert pr.predicted_logit_variance("linear-nobias", 512, 8) == pytest.approx(1 / 9)
+    assert pr.predicted_logit_variance("mha", 512, 8) == pytest.approx(1 / 4)
+    assert pr.predicted_logit_variance("linear", 512, 8) > 1 / 9
+
+
+@pytest.mark.parametrize("scheme", ["linear", "linear-nobias", "mha"])
+def test_monte_carlo_logit_variance_agrees_with_prediction(scheme):
+    mc, se = pr.init_logit_variance(
+        scheme, d_model=128, n_heads=4, n_weights=10, n_pairs=400, seed=2
+    )
+    assert abs(mc - pr.predicted_logit_variance(scheme, 128, 4)) < 4 * se
+
+
+def test_monte_carlo_would_catch_a_wrong_bound():
+    # with the default a = 0 (He uniform) instead of sqrt(5), the variance is 6x larger
+    mc, se = pr.init_logit_variance("linear-nobias", d_model=128, n_heads=4, seed=3)
+    assert abs(mc - 36 * pr.predicted_logit_variance("linear-nobias", 128, 4)) > 10 * se
+
+
+# ------------------------------------------------------------------ QK-norm
+
+
+def _numeric(fun, w, eps=1e-6):
+    g = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = eps
+        g[idx] = (fun(w + e) - fun(w - e)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("qk_norm", [False, True])
+def test_qk_gradients_match_finite_differences(qk_norm):
+    rng = np.random.default_rng(4)
+    w_q, w_k = rng.standard_normal((2, 5, 4))
+    x0, x, t = pr._qk_batch(rng, 3, 4, 4, 0.5)
+    _, g_q, g_k, _ = pr.qk_loss_and_grads(w_q, w_k, x0, x, t, qk_norm)
+    num_q = _numeric(lambda w: pr.qk_loss_and_grads(w, w_k, x0, x, t, qk_norm)[0], w_q)
+    num_k = _numeric(lambda w: pr.qk_loss_and_grads(w_q, w, x0, x, t, qk_norm)[0], w_k)
+    assert np.abs(num_q).max() > 1e-3
+    np.testing.assert_allclose(g_q, num_q, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(g_k, num_k, rtol=1e-5, atol=1e-8)
+    assert not np.allclose(2 * g_q, num_q)  # the comparison can fail
+
+
+def test_qk_norm_bounds_the_logits_and_plain_logits_grow():
+    plain, normed = pr.qk_train(False, steps=150), pr.qk_train(True, steps=150)
+    assert plain.max_logit[-20:].mean() > 3 * plain.max_logit[:5].mean()
+    assert normed.max_logit.max() <= math.sqrt(16) + 1e-9
+    assert plain.loss[-1] < plain.loss[0] and normed.loss[-1] < normed.loss[0]
+
+
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(2, 9))
+@settings(max_examples=25, deadline=None)
+def test_qk_norm_logits_are_bounded_by_sqrt_dk(seed, n, d_k):
+    rng = np.random.default_rng(seed)
+    q, k = 10 * rng.standard_normal((3, d_k)), 10 * rng.standard_normal((3, n, d_k))
+    assert np.abs(pr.qk_logits(q, k, True)).max() <= math.sqrt(d_k) + 1e-9
+    # without normalisation the logit is the plain scaled dot product
+    np.testing.assert_allclose(pr.qk_logits(q, k, False)[0, 0], q[0] @ k[0, 0] / math.sqrt(d_k))
+
+
+# ------------------------------------------------------------------ properties
+
+
+@given(st.integers(2, 300), st.floats(0.0, 3.0))
+@settings(max_examples=30, deadline=None)
+def test_noise_entropy_between_zero_and_log_n(n, sigma):
+    h = pr.noise_entropy([n], [sigma], rows=5)[0, 0]
+    assert -1e-12 <= h <= math.log(n) + 1e-12
+
+
+@given(st.integers(1, 10**6), st.integers(1, 10**6))
+@settings(max_examples=30, deadline=None)
+def test_log_n_multiplier_is_monotone(a, b):
+    lo, hi = sorted((a, b))
+    m = pr.log_n_multiplier([lo, hi])
+    assert m[0] <= m[1]
+
+
+def test_extrapolation_log_n_keeps_entropy_flatter():
+    r = pr.length_extrapolation(ns=(64, 1024), seeds=(0, 1, 2), rows=100)
+    e = r.mean("entropy")
+    assert e[0, 0] == pytest.approx(e[1, 0])  # same factor at the training length
+    assert e[1, 1] - e[1, 0] < 0.5 * (e[0, 1] - e[0, 0])
+    assert r.at("weight", "log n", 1024) > r.at("weight", "fixed", 1024)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def test_figures_and_descriptions():
+    ns, sig = [16, 64, 256], [0.5, 1.0]
+    h = pr.noise_entropy(ns, sig, rows=20)
+    assert isinstance(pr.log_n_figure(ns, sig, h), Figure)
+    assert "512" in pr.describe_log_n_figure(ns, sig, h)
+    r = pr.length_extrapolation(ns=(64, 256), seeds=(0, 1), rows=50)
+    assert isinstance(pr.extrapolation_figure(r), Figure)
+    assert "n = 64" in pr.describe_extrapolation_figure(r)
+    runs = [pr.qk_train(False, steps=5), pr.qk_train(True, steps=5)]
+    assert isinstance(pr.qk_norm_figure(runs), Figure)
+    assert "5 Adam steps" in pr.describe_qk_norm_figure(runs)
+    assert isinstance(pr.extrapolation_row(256, True), Figure)
+    assert "256 keys" in pr.describe_extrapolation_row(256, True)
+    assert r"\begin{array}" in pr.init_variance_latex(d_model=64, n_heads=4)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: pr.log_n_multiplier(0), "n"),
+        (lambda: pr.log_n_multiplier(10, base=1), "base"),
+        (lambda: pr.noise_entropy([4], [-1.0]), "sigmas"),
+        (lambda: pr.noise_entropy([4], [np.nan]), "sigmas"),
+        (lambda: pr.sigma_for_entropy(4, 5.0), "n"),
+        (lambda: pr.solve_sigma(4, 5.0), "h0"),
+        (lambda: pr.retrieval_scores(rho=1.5), "rho"),
+        (lambda: pr.retrieval_scores(n_max=1), "n_max"),
+        (lambda: pr.length_extrapolation(ns=(64, 128), n_train=32), "n_train"),
+        (lambda: pr.length_extrapolation(seeds=(0,)), "seeds"),
+        (lambda: pr.qk_train(True, lr=-1.0), "lr"),
+        (lambda: pr.extrapolation_row(5000), "n"),
+        (lambda: pr.qk_logits(np.ones((2, 3)), np.ones((2, 4, 5)), False), "q"),
+        (lambda: pr.predicted_logit_variance("adam"), "scheme"),
+        (lambda: pr.predicted_logit_variance("linear", 512, 7), "d_model"),
+        (lambda: pr.init_logit_variance("xavier"), "scheme"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        call()
+
+
+def test_wrong_types_are_refused():
+    with pytest.raises(TypeError, match="^result"):
+        pr.extrapolation_figure("not a result")
+    with pytest.raises(TypeError, match="^runs"):
+        pr.qk_norm_figure([])
