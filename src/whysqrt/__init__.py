@@ -18,6 +18,7 @@ Modules:
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
+* :mod:`whysqrt.tables` - ``ws.table``: multi-number tables glued whole (HTML, Markdown, text)
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
@@ -36,10 +37,12 @@ from . import (
     scoring,
     sharpness,
     symbolic,
+    tables,
     training,
 )
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
+from .tables import table
 from .numerics import (
     attention_scores,
     dot_product_samples,
@@ -82,5 +85,7 @@ __all__ = [
     "softmax",
     "softmax_jacobian",
     "symbolic",
+    "table",
+    "tables",
     "training",
 ]
