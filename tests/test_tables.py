@@ -62,7 +62,11 @@ cell = st.one_of(
 )
 
 
-@given(st.integers(1, 4).flatmap(lambda n: st.lists(st.lists(cell, min_size=n, max_size=n), min_size=1, max_size=5)))
+@given(
+    st.integers(1, 4).flatmap(
+        lambda n: st.lists(st.lists(cell, min_size=n, max_size=n), min_size=1, max_size=5)
+    )
+)
 def test_shape_is_kept_and_html_has_no_raw_markup(rows):
     header = [f"c<{i}>" for i in range(len(rows[0]))]
     t = ws.table(header, rows)

@@ -42,7 +42,6 @@ from . import (
 )
 from .experiments import DK_GRID
 from .interactive import figure, interact, math
-from .tables import table
 from .numerics import (
     attention_scores,
     dot_product_samples,
@@ -55,6 +54,7 @@ from .numerics import (
     softmax,
     softmax_jacobian,
 )
+from .tables import table
 
 __version__ = "0.1.0"
 

@@ -217,7 +217,11 @@ def source001(n_keys: int = 10, n_rows: int = 500, seed: int = 0) -> dict[str, t
         raw = _source001_logits(d_k, n_keys, n_rows, seed)
         for mode, z in (("unscaled", raw), ("scaled", raw / np.sqrt(d_k))):
             top = softmax(z).max(axis=1)
-            out[f"{d_k}-{mode}"] = (float(top[0]), float(top.mean()), float(top.std(ddof=1) / np.sqrt(n_rows)))
+            out[f"{d_k}-{mode}"] = (
+                float(top[0]),
+                float(top.mean()),
+                float(top.std(ddof=1) / np.sqrt(n_rows)),
+            )
     return out
 
 

@@ -89,7 +89,11 @@ class Table:
         return "\n".join(([self.caption] if self.caption else []) + out)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.html(), "text/markdown": self.markdown(), "text/plain": self.text()}
+        return {
+            "text/html": self.html(),
+            "text/markdown": self.markdown(),
+            "text/plain": self.text(),
+        }
 
 
 def table(header, rows, caption: str | None = None, *, fmt=".3f") -> Table:
