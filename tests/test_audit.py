@@ -2,11 +2,7 @@
 
 import json
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from matplotlib.figure import Figure
 
 import whysqrt as ws
 
@@ -110,54 +106,23 @@ def test_claim_lists_bad_input(tmp_path):
         A.missing_targets([_claim()], tmp_path / "none.ipynb")
 
 
-# -- source 001's experiment ------------------------------------------------------------------
-
-
-def test_experiment_weights_match_a_hand_computation():
-    rng = np.random.default_rng(3)
-    q, k = rng.standard_normal(7), rng.standard_normal((4, 7))
-    s = k @ q / np.sqrt(7)
-    expected = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
-    assert np.allclose(A.softmax_experiment_weights(7, True, n_keys=4, seed=3), expected)
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 300), st.booleans(), st.integers(1, 20), st.integers(0, 1000))
-def test_experiment_weights_are_a_probability_vector(d_k, scaled, n_keys, seed):
-    p = A.softmax_experiment_weights(d_k, scaled, n_keys, seed)
-    assert p.shape == (n_keys,) and np.all(np.isfinite(p)) and np.all(p >= 0)
-    assert abs(p.sum() - 1) < 1e-12
-
-
-def test_scaling_flattens_the_experiment_on_average():
-    def top(scaled):
-        return np.mean([A.softmax_experiment_weights(100, scaled, 10, s).max() for s in range(200)])
-
-    assert top(False) > 0.6 > 0.35 > top(True)
-
-
-def test_experiment_figure_and_alt_text():
-    fig = A.softmax_experiment(d_k=5, scaled=True)
-    assert isinstance(fig, Figure) and "5" in fig.axes[0].get_title()
-    alt = A.describe_softmax_experiment(d_k=5, scaled=True)
-    p = A.softmax_experiment_weights(5, True)
-    assert f"{p.max():.3f}" in alt and "square root" in alt
-
-
-@pytest.mark.parametrize(
-    "kw, exc, name",
-    [
-        ({"d_k": 0}, ValueError, "d_k"),
-        ({"d_k": 2.5}, TypeError, "d_k"),
-        ({"n_keys": 0}, ValueError, "n_keys"),
-        ({"scaled": "no"}, TypeError, "scaled"),
-        ({"seed": -1}, ValueError, "seed"),
-    ],
-)
-def test_experiment_bad_input(kw, exc, name):
-    args = {"d_k": 10, "scaled": False, "n_keys": 5, "seed": 0, **kw}
-    with pytest.raises(exc, match=rf"^{name}\b"):
-        A.softmax_experiment_weights(**args)
+def test_body_lost_claims_share_one_row_per_source():
+    lost = [
+        _claim(
+            source="003",
+            verdict="body lost",
+            anchor=f"audit-l{i}",
+            translation=f"topic {i}",
+            correction="See the multi-head chapter." if i else "Outside scope.",
+        )
+        for i in range(3)
+    ]
+    t = A.table_html([_claim(source="003", anchor="audit-x"), *lost])
+    html = t.html
+    assert html.count("<tr class=") == 2 and html.count("ws-verdict-body-lost") == 1
+    assert all(f'#audit-l{i}">topic {i}</a>' in html for i in range(3))
+    assert "3 headings or figures" in html and 'href="../book/multi-head.html"' in html
+    assert "4 claims" in t.text and "3 body lost" in t.text
 
 
 def test_corrections_link_the_chapters_they_name():

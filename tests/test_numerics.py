@@ -217,3 +217,25 @@ def test_moments_summary_quotes_the_table():
     assert s["max-z"] == t.max_var_z
     with pytest.raises(ValueError):
         t.summary(at=3)
+
+
+def test_monte_carlo_uses_the_seeded_samples_of_dot_product_samples():
+    # the book shows dot_product_moments_mc's loop; it must draw what dot_product_samples draws
+    t = ws.experiments.dot_product_moments_mc(d_ks=(3, 16), n=500, seed=4)
+    for i, d in enumerate((3, 16)):
+        x = ws.dot_product_samples(d, 500, seed=4 + d)
+        assert t.var[i] == pytest.approx(x.var(ddof=1)) and t.mean[i] == pytest.approx(x.mean())
+
+
+def test_attention_hand_values():
+    q = np.array([[1.0, 0.0]])
+    k = np.array([[2.0, 0.0], [0.0, 2.0]])
+    v = np.array([[1.0], [3.0]])
+    out, w = ws.scaled_dot_product_attention(q, k, v)
+    p1 = 1 / (1 + np.exp(-np.sqrt(2)))  # scores sqrt(2) and 0 after dividing by sqrt(2)
+    np.testing.assert_allclose(w, [[p1, 1 - p1]])
+    np.testing.assert_allclose(out, [[p1 + 3 * (1 - p1)]])
+    out_m, w_m = ws.scaled_dot_product_attention(q, k, v, mask=np.array([[False, True]]))
+    np.testing.assert_allclose(w_m, [[0.0, 1.0]]) and np.testing.assert_allclose(out_m, [[3.0]])
+    with pytest.raises(ValueError, match="^v"):
+        ws.scaled_dot_product_attention(q, k, np.ones((3, 1)))

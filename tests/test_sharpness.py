@@ -129,3 +129,42 @@ def test_figures_are_new_deterministic_and_described():
     assert "c = 3" in sh.describe_temperature_panel(factor=3.0, n_keys=8)
     t = sh.sharpness_sweep(d_ks=(1, 4), n_keys=4, n_rows=20)
     assert len(sh.sharpness_vs_dk(t).axes) == 4 and "4 keys" in sh.describe_sharpness_vs_dk(t)
+
+
+def test_source001_one_seed_hand_check_and_reading():
+    out = sh.source001(n_keys=10, n_rows=300, seed=0)
+    z = sh.random_logits(100, 10, 300, seed=0)
+    top = ws.softmax(z).max(axis=1)
+    assert out["100-unscaled"][0] == pytest.approx(top[0])
+    assert out["100-unscaled"][1] == pytest.approx(top.mean())
+    assert out["100-unscaled"][2] == pytest.approx(top.std(ddof=1) / math.sqrt(300))
+    # the experiment's reading: unscaled d_k = 100 is much sharper; scaled d_k = 100 is like d_k = 5 scaled
+    assert out["100-unscaled"][1] > 0.8 > 0.4 > out["100-scaled"][1]
+    assert abs(out["100-scaled"][1] - out["5-scaled"][1]) < 0.05
+    # the figure shows the same first query
+    assert f"{top[0]:.3f}" in sh.describe_source001_grid(n_keys=10, n_rows=300)
+
+
+def test_sweep_table_quotes_the_sweep():
+    t = sh.sharpness_sweep(d_ks=(1, 4), n_keys=4, n_rows=20)
+    tab = sh.sweep_table(t, d_ks=(4,))
+    mean, se = t.at(4, "scaled", "jac_norm")
+    assert tab.cells[0][0] == "4" and tab.cells[0][-1] == f"{mean:.3f} ± {se:.3f}"
+    with pytest.raises(ValueError, match="^d_ks"):
+        sh.sweep_table(t, d_ks=(64,))
+    with pytest.raises(TypeError, match="^table"):
+        sh.sweep_table({"d_k": [1]})
+
+
+def test_temperature_grid_is_the_panel_curve():
+    g = sh.temperature_grid(16, 8)
+    assert g is sh.temperature_grid(16, 8)  # computed once
+    np.testing.assert_allclose(g["factor"], sh.FACTORS)
+    # uniform limit: ||J|| -> 1/n; one-hot limit: ||J|| -> 0
+    assert g["jac_norm"][0] == pytest.approx(1 / 8, rel=0.05) and g["jac_norm"][-1] < 1e-3
+
+
+def test_many_keys_draw_as_lines():
+    fig = sh.weights_bars(d_k=8, n_keys=1024)
+    assert len(fig.axes[1].patches) == 0 and len(fig.axes[1].collections) == 1
+    assert "1024 keys" in sh.describe_weights_bars(d_k=8, n_keys=1024)

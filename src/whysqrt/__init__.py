@@ -19,6 +19,7 @@ Modules:
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
+* :mod:`whysqrt.tables` - ``ws.table``: multi-number tables glued whole (HTML, Markdown, text)
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
@@ -38,6 +39,7 @@ from . import (
     scoring,
     sharpness,
     symbolic,
+    tables,
     training,
 )
 from .experiments import DK_GRID
@@ -54,6 +56,7 @@ from .numerics import (
     softmax,
     softmax_jacobian,
 )
+from .tables import table
 
 __version__ = "0.1.0"
 
@@ -85,5 +88,7 @@ __all__ = [
     "softmax",
     "softmax_jacobian",
     "symbolic",
+    "table",
+    "tables",
     "training",
 ]

@@ -5,14 +5,8 @@ claims as a list of dicts (made with :func:`claim`, so each one is validated) an
 renders them with :func:`table_html`; :func:`verdict_counts` gives the summary and
 :func:`missing_targets` proves that every table row links to an existing section.
 
-Numerics used by individual checks:
-
-* :func:`softmax_experiment_weights` / :func:`softmax_experiment` - a reproduction of
-  the lost d_k = 5 vs d_k = 100 experiment of source 001 (the appendix's slider);
-* :func:`streaming_attention` - attention computed block by block with an online
-  softmax (the FlashAttention idea), to show O(N) extra memory (source 003);
-* :func:`sinusoidal_pe` and :func:`pe_shift_matrix` - the sinusoidal positional
-  encoding and the rotation that maps PE(pos) to PE(pos + k) (source 001).
+The checks' numerics come from the chapters' modules (source 001's lost experiment is
+:func:`whysqrt.sharpness.source001`, redone once, in the softmax-sharpness chapter).
 
 Used by: ``source-audit`` only.
 """
@@ -21,18 +15,9 @@ from __future__ import annotations
 
 import html
 import json
-import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from matplotlib.figure import Figure
-
-from . import _validate as v
-from . import plots
-from .numerics import softmax
-from .plots import COLORS, new_figure
 
 __all__ = [
     "VERDICTS",
@@ -43,9 +28,6 @@ __all__ = [
     "table_html",
     "missing_targets",
     "HTML",
-    "softmax_experiment_weights",
-    "softmax_experiment",
-    "describe_softmax_experiment",
 ]
 
 #: The verdicts, in the order the summary lists them.
@@ -180,29 +162,56 @@ def _link_chapters(escaped: str) -> str:
     return _CHAPTER_RE.sub(r'<a href="../book/\1.html">\1</a>', escaped)
 
 
-def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
-    """The audit table: one row per claim, sorted by source, each row linking to its check.
+def _row(c: dict, target: str) -> str:
+    e = {k: html.escape(val) for k, val in c.items()}
+    css = "ws-verdict-" + c["verdict"].replace(" ", "-")
+    return (
+        f'<tr class="{css}"><td>{e["source"]}</td>'
+        f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
+        f"<td><strong>{e['verdict']}</strong></td>"
+        f"<td>{_link_chapters(e['correction'])} "
+        f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
+    )
 
-    Columns: source, quote (Chinese, with the English translation under it), verdict,
-    what is actually true. ``target`` is the page that holds the checks; each row links
-    to ``target#anchor``. Everything is HTML-escaped.
+
+def _lost_row(source: str, lost: list[dict], target: str) -> str:
+    """One row for all of a source's "body lost" claims: the lost headings, each linking its check."""
+    items = "; ".join(
+        f'<a href="{html.escape(target)}#{c["anchor"]}">{html.escape(c["translation"])}</a>'
+        for c in lost
+    )
+    chapters = sorted({m for c in lost for m in _CHAPTER_RE.findall(c["correction"])})
+    covered = ", ".join(_link_chapters(ch) for ch in chapters)
+    return (
+        f'<tr class="ws-verdict-body-lost"><td>{source}</td>'
+        f"<td>{len(lost)} heading{'s' if len(lost) != 1 else ''} or figure"
+        f"{'s' if len(lost) != 1 else ''} without content: {items}</td>"
+        f"<td><strong>body lost</strong></td>"
+        f"<td>Answered and checked in the notebook (follow each link)"
+        f"{'; covered by ' + covered if covered else ''}.</td></tr>"
+    )
+
+
+def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
+    """The audit table, sorted by source; each row links to the notebook section with its check.
+
+    Columns: source, quote (Chinese, with the English translation under it), verdict, what
+    is actually true. A source's "body lost" claims share one row, listing the lost headings.
+    ``target`` is the page that holds the checks (rows link to ``target#anchor``). Everything
+    is HTML-escaped.
     """
     claims = _check_claims(claims)
     target = _text("target", target)
     rows = []
-    for c in sorted(claims, key=lambda c: c["source"]):
-        e = {k: html.escape(val) for k, val in c.items()}
-        css = "ws-verdict-" + c["verdict"].replace(" ", "-")
-        rows.append(
-            f'<tr class="{css}"><td>{e["source"]}</td>'
-            f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
-            f"<td><strong>{e['verdict']}</strong></td>"
-            f"<td>{_link_chapters(e['correction'])} "
-            f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
-        )
+    for source in sorted({c["source"] for c in claims}):
+        mine = [c for c in claims if c["source"] == source]
+        rows += [_row(c, target) for c in mine if c["verdict"] != "body lost"]
+        lost = [c for c in mine if c["verdict"] == "body lost"]
+        if lost:
+            rows.append(_lost_row(source, lost, target))
     head = (
-        "<thead><tr><th>source</th><th>claim (quote, translation)</th><th>verdict</th>"
-        "<th>what is true (and the check)</th></tr></thead>"
+        '<thead><tr><th scope="col">source</th><th scope="col">claim (quote, translation)</th>'
+        '<th scope="col">verdict</th><th scope="col">what is true (and the check)</th></tr></thead>'
     )
     body = (
         '<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
@@ -236,64 +245,3 @@ def missing_targets(claims, notebook) -> list[str]:
         if line.strip().startswith("(") and line.strip().endswith(")=")
     }
     return [c["anchor"] for c in claims if c["anchor"] not in targets]
-
-
-# -- source 001's lost experiment ------------------------------------------------------------
-
-
-def softmax_experiment_weights(
-    d_k: int, scaled: bool = False, n_keys: int = 10, seed: int = 0
-) -> np.ndarray:
-    """Softmax weights of one standard normal query against ``n_keys`` standard normal keys.
-
-    Source 001 describes this experiment (figures lost): draw q and k with
-    ``d_k`` i.i.d. N(0, 1) components, take q·k_j, optionally divide by sqrt(d_k),
-    apply softmax. The same ``seed`` gives the same direction of draws for every
-    ``d_k`` (the first ``d_k`` columns of one seeded array), so only d_k changes.
-    """
-    d_k = v.positive_int("d_k", d_k)
-    n_keys = v.positive_int("n_keys", n_keys)
-    if not isinstance(scaled, (bool, np.bool_)):
-        raise TypeError(f"scaled must be True or False, got {scaled!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal(d_k)
-    k = rng.standard_normal((n_keys, d_k))
-    scores = k @ q
-    if scaled:
-        scores = scores / np.sqrt(d_k)
-    return softmax(scores)
-
-
-def softmax_experiment(
-    d_k: int = 100, scaled: bool = False, n_keys: int = 10, seed: int = 0
-) -> Figure:
-    """Bar chart of :func:`softmax_experiment_weights`, with the uniform weight 1/n_keys marked."""
-    p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
-    mode = "scaled" if scaled else "unscaled"
-    fig, (ax,) = new_figure()
-    ax.bar(np.arange(1, p.size + 1), p, color=COLORS[mode])
-    ax.axhline(1 / p.size, color=COLORS["theory"], lw=1, ls="--", label=f"uniform 1/{p.size}")
-    ax.set_ylim(0, 1.05)
-    ax.set_xticks(np.arange(1, p.size + 1))
-    ax.set_xlabel("key j")
-    ax.set_ylabel("softmax weight $p_j$")
-    what = r"$q\cdot k_j/\sqrt{d_k}$" if scaled else r"$q\cdot k_j$"
-    ax.set_title(f"softmax of {what}, $d_k$ = {d_k} ({mode})")
-    plots.note(ax, f"largest weight = {p.max():.3f}")
-    ax.legend(loc="upper right", fontsize=9, frameon=False)
-    return fig
-
-
-def describe_softmax_experiment(
-    d_k: int = 100, scaled: bool = False, n_keys: int = 10, seed: int = 0
-) -> str:
-    """Alt text for :func:`softmax_experiment` at the same parameters."""
-    p = softmax_experiment_weights(d_k, scaled, n_keys, seed)
-    what = "q·k_j divided by the square root of d_k" if scaled else "the raw dot products q·k_j"
-    return (
-        f"Bar chart of the softmax weights of {what} for one query and {p.size} keys at "
-        f"d_k = {d_k}: the largest weight is {p.max():.3f} (key {int(p.argmax()) + 1}), "
-        f"the uniform weight would be {1 / p.size:.3f}."
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as v
+from . import _validate as check
 
 __all__ = [
     "softmax",
@@ -32,8 +32,8 @@ def logsumexp(x, axis: int = -1) -> np.ndarray:
 
     The maximum is subtracted first, so ``logsumexp([1000, 1000]) == 1000 + log 2``.
     """
-    x = v.finite_array("x", x)
-    axis = v.axis_index("axis", axis, x.ndim)
+    x = check.finite_array("x", x)
+    axis = check.axis_index("axis", axis, x.ndim)
     m = np.max(x, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
     return np.squeeze(out, axis=axis)
@@ -41,8 +41,8 @@ def logsumexp(x, axis: int = -1) -> np.ndarray:
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
     """log softmax(x) along ``axis``; finite for every finite input."""
-    x = v.finite_array("x", x)
-    axis = v.axis_index("axis", axis, x.ndim)
+    x = check.finite_array("x", x)
+    axis = check.axis_index("axis", axis, x.ndim)
     return x - np.expand_dims(logsumexp(x, axis=axis), axis)
 
 
@@ -53,9 +53,9 @@ def softmax(x, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     (softmax is shift invariant) and keeps every exponent <= 0, so nothing
     overflows. Used in every chapter.
     """
-    x = v.finite_array("x", x)
-    axis = v.axis_index("axis", axis, x.ndim)
-    temperature = v.finite_float("temperature", temperature, positive=True)
+    x = check.finite_array("x", x)
+    axis = check.axis_index("axis", axis, x.ndim)
+    temperature = check.finite_float("temperature", temperature, positive=True)
     z = x / temperature
     if not np.all(np.isfinite(z)):
         raise ValueError("temperature is so small that x / temperature overflows")
@@ -70,8 +70,8 @@ def entropy(p, axis: int = -1) -> np.ndarray:
     ``p`` must be non-negative and sum to 1 along ``axis`` (within 1e-6).
     Terms with p = 0 contribute 0, the limit of p log p.
     """
-    p = v.finite_array("p", p)
-    axis = v.axis_index("axis", axis, p.ndim)
+    p = check.finite_array("p", p)
+    axis = check.axis_index("axis", axis, p.ndim)
     if np.any(p < 0):
         raise ValueError("p must be non-negative")
     if not np.allclose(np.sum(p, axis=axis), 1.0, atol=1e-6):
@@ -82,7 +82,7 @@ def entropy(p, axis: int = -1) -> np.ndarray:
 
 def softmax_jacobian(p) -> np.ndarray:
     """The Jacobian d softmax / d logits = diag(p) - p p^T for one probability vector."""
-    p = v.finite_array("p", p)
+    p = check.finite_array("p", p)
     if p.ndim != 1:
         raise ValueError(f"p must be a 1-D probability vector, got shape {p.shape}")
     return np.diag(p) - np.outer(p, p)
@@ -91,7 +91,7 @@ def softmax_jacobian(p) -> np.ndarray:
 def _scale_factor(d_k: int, scale) -> float:
     if scale is None:
         return 1.0 / np.sqrt(d_k)
-    return v.finite_float("scale", scale, positive=True)
+    return check.finite_float("scale", scale, positive=True)
 
 
 def attention_scores(q, k, scale=None) -> np.ndarray:
@@ -102,8 +102,8 @@ def attention_scores(q, k, scale=None) -> np.ndarray:
     (pass ``scale=1.0`` for raw dot products). Returns shape (..., n_q, n_k).
     Used by ``variance-proof``.
     """
-    q = v.finite_array("q", q, ndim_min=2)
-    k = v.finite_array("k", k, ndim_min=2)
+    q = check.finite_array("q", q, ndim_min=2)
+    k = check.finite_array("k", k, ndim_min=2)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must share their last axis d_k, got q {q.shape} and k {k.shape}")
     try:
@@ -114,38 +114,34 @@ def attention_scores(q, k, scale=None) -> np.ndarray:
     return (q @ np.swapaxes(k, -1, -2)) * s
 
 
-def scaled_dot_product_attention(q, k, v_, mask=None, scale=None):
+def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     """softmax(q k^T / sqrt(d_k)) v, returning ``(output, weights)``.
 
-    ``mask`` (broadcastable to (..., n_q, n_k), ``True`` = may attend) removes
-    keys; a row whose keys are all masked raises ``ValueError`` instead of
-    silently producing NaN.
+    ``mask`` (broadcastable to (..., n_q, n_k), ``True`` = may attend) removes keys; a
+    row whose keys are all masked raises ``ValueError`` instead of silently giving NaN.
     """
-    scores = attention_scores(q, k, scale=scale)
-    val = v.finite_array("v", v_, ndim_min=2)
-    if val.shape[-2] != np.shape(k)[-2]:
-        raise ValueError(
-            f"v must have one row per key: k has {np.shape(k)[-2]} keys, v shape {val.shape}"
-        )
+    scores = attention_scores(q, k, scale=scale)  # q k^T / sqrt(d_k), shape (..., n_q, n_k)
+    v = check.finite_array("v", v, ndim_min=2)
+    if v.shape[-2] != np.shape(k)[-2]:
+        raise ValueError(f"v must have one row per key: k has {np.shape(k)[-2]} keys, v {v.shape}")
     if mask is not None:
-        mask = v.bool_mask("mask", mask, scores.shape)
+        mask = check.bool_mask("mask", mask, scores.shape)
         if not np.all(mask.any(axis=-1)):
             raise ValueError("mask leaves a query with no key to attend to")
         scores = np.where(mask, scores, -np.inf)
-    m = np.max(scores, axis=-1, keepdims=True)
-    e = np.exp(scores - m)
-    weights = e / e.sum(axis=-1, keepdims=True)
-    return weights @ val, weights
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))  # every exponent <= 0
+    weights /= weights.sum(axis=-1, keepdims=True)  # softmax over the keys
+    return weights @ v, weights
 
 
 def _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho) -> tuple[float, ...]:
     """Validated (mu_q, mu_k, sigma_q, sigma_k, rho) of one coordinate pair (q_i, k_i)."""
     return (
-        v.finite_float("mu_q", mu_q),
-        v.finite_float("mu_k", mu_k),
-        v.finite_float("sigma_q", sigma_q, positive=True),
-        v.finite_float("sigma_k", sigma_k, positive=True),
-        v.in_range("rho", rho, -1.0, 1.0),
+        check.finite_float("mu_q", mu_q),
+        check.finite_float("mu_k", mu_k),
+        check.finite_float("sigma_q", sigma_q, positive=True),
+        check.finite_float("sigma_k", sigma_k, positive=True),
+        check.in_range("rho", rho, -1.0, 1.0),
     )
 
 
@@ -167,8 +163,8 @@ def sample_qk(
     ``sigma_q``, ``sigma_k`` and correlation ``rho`` (``rho=1`` with equal
     parameters gives k = q). Used by ``variance-proof``.
     """
-    d_k = v.positive_int("d_k", d_k)
-    n = v.positive_int("n", n)
+    d_k = check.positive_int("d_k", d_k)
+    n = check.positive_int("n", n)
     mu_q, mu_k, sigma_q, sigma_k, rho = _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho)
     rng = np.random.default_rng(seed)
     z1 = rng.standard_normal((n, d_k))
@@ -204,7 +200,7 @@ def product_moments(
     the d_k coordinates are independent, so both add up d_k times.
     The ``variance-proof`` notebook derives the same formula with SymPy.
     """
-    d_k = v.positive_int("d_k", d_k)
+    d_k = check.positive_int("d_k", d_k)
     mu_q, mu_k, s_q, s_k, rho = _qk_distribution(mu_q, mu_k, sigma_q, sigma_k, rho)
     mean = mu_q * mu_k + rho * s_q * s_k
     var = (

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
-from . import plots
+from . import plots, tables
 from .experiments import DK_GRID
 from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
@@ -38,8 +38,12 @@ __all__ = [
     "SharpnessTable",
     "sharpness_sweep",
     "temperature_curves",
+    "FACTORS",
+    "temperature_grid",
     "weights_bars",
     "describe_weights_bars",
+    "source001",
+    "sweep_table",
     "source001_grid",
     "describe_source001_grid",
     "sharpness_vs_dk",
@@ -191,11 +195,75 @@ def temperature_curves(
     return out
 
 
+@lru_cache(maxsize=4)
+def _source001_logits(d_k: int, n_keys: int, n_rows: int, seed: int) -> np.ndarray:
+    out = random_logits(d_k, n_keys, n_rows, seed)
+    out.setflags(write=False)
+    return out
+
+
+def source001(n_keys: int = 10, n_rows: int = 500, seed: int = 0) -> dict[str, tuple]:
+    """Source 001's lost experiment: the largest softmax weight at d_k = 5 and 100, with one seed.
+
+    For each d_k, ``n_rows`` standard normal queries, each against its own ``n_keys`` keys,
+    from ``np.random.default_rng(seed)``. Keys ``"5-unscaled"``, ``"100-scaled"``, ...; each
+    value is (largest weight of the first query, mean over the queries, standard error).
+    """
+    n_keys, n_rows = v.positive_int("n_keys", n_keys), v.positive_int("n_rows", n_rows)
+    if n_rows < 2:
+        raise ValueError("n_rows must be at least 2 to estimate a standard error")
+    out = {}
+    for d_k in (5, 100):
+        raw = _source001_logits(d_k, n_keys, n_rows, seed)
+        for mode, z in (("unscaled", raw), ("scaled", raw / np.sqrt(d_k))):
+            top = softmax(z).max(axis=1)
+            out[f"{d_k}-{mode}"] = (
+                float(top[0]),
+                float(top.mean()),
+                float(top.std(ddof=1) / np.sqrt(n_rows)),
+            )
+    return out
+
+
+def sweep_table(table: SharpnessTable, d_ks=(1, 64, 1024)):
+    """The sweep at a few d_k as a glueable :func:`whysqrt.tables.table` (mean ± s.e.)."""
+    if not isinstance(table, SharpnessTable):
+        raise TypeError(f"table must be a SharpnessTable, got {type(table).__name__}")
+    d_ks = v.positive_int_list("d_ks", d_ks)
+    if not set(d_ks) <= set(int(d) for d in table.d_k):
+        raise ValueError(f"d_ks must be values of the sweep, got {list(d_ks)}")
+    columns = [
+        ("max_weight", "unscaled"),
+        ("max_weight", "scaled"),
+        ("one_hot", "unscaled"),
+        ("jac_norm", "unscaled"),
+        ("jac_norm", "scaled"),
+    ]
+    names = {"max_weight": "largest weight", "one_hot": "share max > 0.99", "jac_norm": "‖J‖"}
+    header = ["dₖ"] + [f"{names[stat]}, {mode}" for stat, mode in columns]
+    rows = [[int(d)] + [table.at(int(d), mode, stat) for stat, mode in columns] for d in d_ks]
+    return tables.table(
+        header,
+        rows,
+        caption=f"Mean ± one standard error over {table.n_rows:,} queries × {table.n_keys} keys.",
+        fmt=["d"] + [".3f"] * len(columns),
+    )
+
+
 # -- figures ------------------------------------------------------------------
+def _bars(ax, y, color: str, alpha: float = 1.0) -> None:
+    """Bars for a few keys; thin lines for many (a thousand bar patches are slow to draw)."""
+    x = np.arange(1, len(y) + 1)
+    if len(y) <= 64:
+        ax.bar(x, y, color=color, alpha=alpha, width=0.8)
+    else:
+        ax.vlines(x, 0, y, color=color, alpha=alpha, lw=max(0.3, 300 / len(y)))
+
+
 def draw_weights(ax, p, color: str, title: str) -> None:
     """Bar chart of one row of attention weights on ``ax`` (shared by every weights figure)."""
     p = np.asarray(p, dtype=float)
-    ax.bar(np.arange(1, len(p) + 1), p, color=color, width=0.8)
+    _bars(ax, p, color)
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0.4, len(p) + 0.6)
     ax.set_xlabel("key $j$")
@@ -227,7 +295,7 @@ def weights_bars(d_k: int = 64, scaled: bool = False, n_keys: int = 16, seed: in
     z = raw / np.sqrt(d_k) if scaled else raw
     mode = "scaled" if scaled else "unscaled"
     fig, (ax_z, ax_p) = new_figure(2)
-    ax_z.bar(np.arange(1, n_keys + 1), z, color=COLORS[mode], alpha=0.6, width=0.8)
+    _bars(ax_z, z, COLORS[mode], alpha=0.6)
     lim = 4.0 if scaled else 100.0
     ax_z.set_ylim(-lim, lim)
     ax_z.axhline(0, color=COLORS["theory"], lw=0.8)
@@ -253,29 +321,30 @@ def describe_weights_bars(
     )
 
 
-def source001_grid(n_keys: int = 10, seed: int = 0) -> Figure:
-    """Source 001's lost experiment: weights at d_k = 5 and 100, unscaled (top) and scaled (bottom)."""
+def source001_grid(n_keys: int = 10, seed: int = 0, n_rows: int = 500) -> Figure:
+    """The first query of :func:`source001`: weights at d_k = 5 and 100, unscaled (top), scaled (bottom)."""
     n_keys = v.positive_int("n_keys", n_keys)
     fig, axes = new_figure(2, 2, figsize=(6.4, 4.8))
     for col, d_k in enumerate((5, 100)):
         for row, scaled in enumerate((False, True)):
             mode = "scaled" if scaled else "unscaled"
+            z = _source001_logits(d_k, n_keys, v.positive_int("n_rows", n_rows), seed)[0]
             draw_weights(
                 axes[2 * row + col],
-                _one_row(d_k, n_keys, seed + d_k, scaled),
+                softmax(z / np.sqrt(d_k) if scaled else z),
                 COLORS[mode],
                 f"$d_k$ = {d_k}, {mode}",
             )
     return fig
 
 
-def describe_source001_grid(n_keys: int = 10, seed: int = 0) -> str:
+def describe_source001_grid(n_keys: int = 10, seed: int = 0, n_rows: int = 500) -> str:
     """Alt text for :func:`source001_grid`."""
     n_keys = v.positive_int("n_keys", n_keys)
+    first = source001(n_keys, n_rows, seed)
     parts = [
-        f"d_k = {d} {'scaled' if s else 'unscaled'}: largest weight "
-        f"{_one_row(d, n_keys, seed + d, s).max():.3f}"
-        for s in (False, True)
+        f"d_k = {d} {mode}: largest weight {first[f'{d}-{mode}'][0]:.3f}"
+        for mode in ("unscaled", "scaled")
         for d in (5, 100)
     ]
     return f"Four bar charts of softmax weights over {n_keys} keys; " + "; ".join(parts) + "."
@@ -320,12 +389,14 @@ def describe_sharpness_vs_dk(table: SharpnessTable) -> str:
     )
 
 
-_FACTORS = np.geomspace(1e-2, 1e2, 41)
+#: The factors c of the temperature panel's curves: 41 points from 0.01 to 100.
+FACTORS = np.geomspace(1e-2, 1e2, 41)
 
 
 @lru_cache(maxsize=8)
-def _curves(d_k: int, n_keys: int) -> dict:
-    return temperature_curves(_FACTORS, d_k=d_k, n_keys=n_keys)
+def temperature_grid(d_k: int = 64, n_keys: int = 16) -> dict:
+    """:func:`temperature_curves` over :data:`FACTORS` (seed 0, 500 rows), computed once per call."""
+    return temperature_curves(FACTORS, d_k=v.positive_int("d_k", d_k), n_keys=n_keys)
 
 
 def temperature_panel(
@@ -334,14 +405,14 @@ def temperature_panel(
     """Scaled logits multiplied by ``factor``: one row's weights, and the mean entropy and gradient.
 
     Left: the weights of one seeded query. Right, against the factor: the mean entropy
-    divided by log n_keys, and the median over rows of ‖J‖ (softmax Jacobian) and of
-    ‖∂p/∂s‖ = factor·‖J‖, the gradient with respect to the scaled scores; the dotted
-    line marks ``factor``.
+    divided by log n_keys, and the median over rows of ‖J‖ (the softmax Jacobian, which
+    measures saturation) and of ‖∂p/∂s‖ = factor·‖J‖ (the chain-rule factor c is one a
+    learning rate absorbs); the dotted line marks ``factor``.
     """
     factor = v.finite_float("factor", factor, positive=True)
     n_keys, d_k = v.positive_int("n_keys", n_keys), v.positive_int("d_k", d_k)
     s = random_logits(d_k, n_keys, 1, seed, factor=1 / np.sqrt(d_k))[0]
-    cur = _curves(d_k, n_keys)
+    cur = temperature_grid(d_k, n_keys)
     fig, (ax_p, ax_c) = new_figure(2)
     draw_weights(ax_p, softmax(factor * s), COLORS["scaled"], f"one query, factor c = {factor:g}")
     ax_c.semilogx(
@@ -350,9 +421,9 @@ def temperature_panel(
         color=COLORS["scaled"],
         label="entropy / log n",
     )
-    ax_c.semilogx(cur["factor"], cur["jac_norm"], color=COLORS["theory"], ls="--", label="‖J‖")
+    ax_c.semilogx(cur["factor"], cur["jac_norm"], color=COLORS["unscaled"], lw=2, label="‖J‖")
     ax_c.semilogx(
-        cur["factor"], cur["grad_norm"], color=COLORS["unscaled"], lw=2, label="c‖J‖ = ‖∂p/∂s‖"
+        cur["factor"], cur["grad_norm"], color=COLORS["theory"], ls="--", label="c‖J‖ = ‖∂p/∂s‖"
     )
     ax_c.axvline(factor, color=COLORS["theory"], lw=1, ls=":")
     ax_c.set_ylim(0, max(1.05, 1.08 * float(cur["grad_norm"].max())))
@@ -372,6 +443,6 @@ def describe_temperature_panel(
     return (
         f"Scaled logits multiplied by c = {factor:g} over {n_keys} keys: mean entropy "
         f"{st['entropy'][0]:.2f} nats of at most {np.log(n_keys):.2f}, median Jacobian norm "
-        f"{st['jac_norm'][0]:.3f}, median gradient with respect to the scores c‖J‖ = "
-        f"{st['grad_norm'][0]:.3f}; the curves show both vanishing at small and large c."
+        f"{st['jac_norm'][0]:.3f} and c‖J‖ = {st['grad_norm'][0]:.3f}. Against c, the Jacobian "
+        f"norm falls to 1/{n_keys} for small c and to 0 for large c, and c‖J‖ vanishes at both ends."
     )

@@ -56,7 +56,7 @@ def expectation(expr, zs=(_Z1, _Z2), kappa=None):
                 raise ValueError(f"expr needs E[Z^{n}], which this derivation does not define")
             term *= moments[n]
         total += term
-    return sp.simplify(total)
+    return sp.expand(total)  # a polynomial: expanding is enough (simplify is 25x slower)
 
 
 def product_term(correlated: bool = True):
@@ -80,9 +80,9 @@ def dot_product_moments(correlated: bool = False, kappa=None):
     """
     q, k = product_term(correlated)
     mean1 = expectation(q * k, kappa=kappa)
-    var1 = sp.factor(sp.expand(expectation((q * k) ** 2, kappa=kappa) - mean1**2))
+    var1 = sp.expand(expectation((q * k) ** 2, kappa=kappa) - mean1**2)
     d_k = symbols["d_k"]
-    return sp.simplify(d_k * mean1), sp.collect(sp.expand(d_k * var1), d_k)
+    return sp.factor(d_k * mean1), sp.collect(sp.expand(d_k * var1), d_k)
 
 
 def standard_case():
