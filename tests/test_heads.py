@@ -170,7 +170,8 @@ def test_gqa_params_and_cache_scale_with_g(h, g, seq):
     d = 8 * h
     assert H.param_count(d, h, g) == 2 * d * d + 2 * d * g * (d // h)
     assert H.kv_cache_bytes(2, seq, g, 8) * h == H.kv_cache_bytes(2, seq, h, 8) * g
-    assert H.kv_cache_bytes(2, seq, g, 8, bytes_per_value=4) == 4 * H.kv_cache_elements(2, seq, g, 8)
+    n = H.kv_cache_elements(2, seq, g, 8)
+    assert H.kv_cache_bytes(2, seq, g, 8, bytes_per_value=4) == 4 * n
     extra = H.param_count(d, h, g, bias=True) - H.param_count(d, h, g)
     assert extra == 2 * d + 2 * g * (d // h)
 
