@@ -95,6 +95,14 @@ def test_counts():
     assert sp.simplify(c["macs_h"] - c["macs_1"]) == 0
 
 
+def test_base_model_counts_by_hand():
+    # four 512 x 512 matrices; biases add 4 x 512
+    assert H.param_count(512, 8) == 1_048_576
+    assert H.param_count(512, 8, bias=True) == 1_048_576 + 2_048
+    # per token and layer: K and V, g heads of 64 numbers each
+    assert [H.kv_cache_elements(1, 1, g, 64) for g in (8, 2, 1)] == [1024, 256, 128]
+
+
 def test_kv_cache_bytes_hand_value():
     # Llama-2-7B-like: 2 * 32 layers * 4096 tokens * 32 heads * 128 * 2 bytes = 2 GiB
     assert H.kv_cache_bytes(32, 4096, 32, 128) == 2 * 2**30
@@ -162,6 +170,22 @@ def test_gqa_params_and_cache_scale_with_g(h, g, seq):
     d = 8 * h
     assert H.param_count(d, h, g) == 2 * d * d + 2 * d * g * (d // h)
     assert H.kv_cache_bytes(2, seq, g, 8) * h == H.kv_cache_bytes(2, seq, h, 8) * g
+    n = H.kv_cache_elements(2, seq, g, 8)
+    assert H.kv_cache_bytes(2, seq, g, 8, bytes_per_value=4) == 4 * n
+    extra = H.param_count(d, h, g, bias=True) - H.param_count(d, h, g)
+    assert extra == 2 * d + 2 * g * (d // h)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([(4, 1), (8, 2), (6, 3), (8, 8)]), st.integers(1, 4), st.integers(1, 7))
+def test_merge_undoes_split_and_heads_are_feature_blocks(dh, batch, seq):
+    d, h = dh
+    x = np.arange(batch * seq * d, dtype=float).reshape(batch, seq, d)
+    heads = H.split_heads(x, h)
+    d_k = d // h
+    for i in range(h):
+        np.testing.assert_array_equal(heads[:, i], x[..., i * d_k : (i + 1) * d_k])
+    np.testing.assert_array_equal(H.merge_heads(heads), x)
 
 
 # -- bad input ----------------------------------------------------------------
@@ -199,6 +223,14 @@ def _w(d=8, h=2):
         (lambda: H.kv_cache_bytes(32, 0, 8, 128), ValueError, "seq_len"),
         (lambda: H.kv_cache_bytes(32, 10, 8, -1), ValueError, "d_k"),
         (lambda: H.split_heads(np.ones((2, 3, 5)), 2), ValueError, "n"),
+        (lambda: H.split_heads(np.ones((2, 3)), 1), ValueError, "x"),
+        (lambda: H.merge_heads(np.ones((2, 3, 4))), ValueError, "x"),
+        (lambda: H.merge_heads(np.full((1, 2, 3, 4), np.nan)), ValueError, "x"),
+        (lambda: H.param_count(512, 8, bias="yes"), TypeError, "bias"),
+        (lambda: H.kv_cache_elements(0, 1, 1, 64), ValueError, "layers"),
+        (lambda: H.kv_cache_bytes(1, 1, 1, 64, bytes_per_value=0), ValueError, "bytes_per_value"),
+        (lambda: H.head_logit_variances(64, 4, seed=-1), ValueError, "seed"),
+        (lambda: H.head_logit_variances(64, 4, n_tokens=1), ValueError, "n_tokens"),
         (lambda: H.planted_weights(np.arange(20)), ValueError, "d_model"),
         (lambda: H.planted_weights([0.5, 1.5]), ValueError, "tokens"),
         (lambda: H.kv_cache_figure(g=3, h=32), ValueError, "g"),

@@ -19,6 +19,7 @@ divides ``h``): ``g = h`` is multi-head attention, ``g = 1`` multi-query attenti
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "param_count",
     "flop_count",
     "symbolic_costs",
+    "kv_cache_elements",
     "kv_cache_bytes",
     "KV_CONFIGS",
     "kv_cache_table",
@@ -134,25 +136,37 @@ def init_weights(d_model: int, h: int, g=None, seed: int = 0) -> dict:
     }
 
 
-def split_heads(x, n: int) -> np.ndarray:
-    """(batch, seq, n*d) -> (batch, n, seq, d): reshape the last axis, then swap seq and heads."""
+def _check_split(x, n: int):
     x = v.finite_array("x", x, ndim_min=3)
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, seq, features), got {x.shape}")
     n = v.positive_int("n", n)
     if x.shape[-1] % n:
         raise ValueError(f"n must divide the last axis of x, got {x.shape[-1]} and n={n}")
-    b, t, f = x.shape
-    return x.reshape(b, t, n, f // n).transpose(0, 2, 1, 3)
+    return x, n
+
+
+def _check_merge(x):
+    x = v.finite_array("x", x, ndim_min=4)
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (batch, heads, seq, d), got {x.shape}")
+    return x
+
+
+def split_heads(x, n: int) -> np.ndarray:
+    """(batch, seq, n*d) -> (batch, n, seq, d): cut the features into n heads."""
+    x, n = _check_split(x, n)
+    batch, seq, features = x.shape
+    x = x.reshape(batch, seq, n, features // n)  # feature block i is head i
+    return x.transpose(0, 2, 1, 3)  # heads before seq: one (seq, d) matrix per head
 
 
 def merge_heads(x) -> np.ndarray:
     """(batch, n, seq, d) -> (batch, seq, n*d): the inverse of :func:`split_heads` (concat)."""
-    x = v.finite_array("x", x, ndim_min=4)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (batch, heads, seq, d), got {x.shape}")
-    b, n, t, d = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(b, t, n * d)
+    x = _check_merge(x)
+    batch, n, seq, d = x.shape
+    x = x.transpose(0, 2, 1, 3)  # back to (batch, seq, n, d)
+    return x.reshape(batch, seq, n * d)  # head outputs side by side
 
 
 def _check_inputs(x, w_q, w_k, w_v, w_o, h, g):
@@ -251,14 +265,18 @@ def grouped_query_attention(x, w_q, w_k, w_v, w_o, h: int, g: int, mask=None) ->
 
 
 # -- costs --------------------------------------------------------------------
-def param_count(d_model: int, h: int, g=None) -> int:
-    """Weights in W_Q, W_K, W_V, W_O (no biases): 2 d_model^2 + 2 d_model g d_k.
+def param_count(d_model: int, h: int, g=None, bias: bool = False) -> int:
+    """Weights in W_Q, W_K, W_V, W_O: 2 d_model^2 + 2 d_model g d_k.
 
-    For multi-head attention (g = h) this is 4 d_model^2 whatever h is.
+    For multi-head attention (g = h) this is 4 d_model^2 whatever h is. With
+    ``bias=True`` the four bias vectors add 2 d_model + 2 g d_k.
     """
     d_k = head_dim(d_model, h)
     g = _groups(h, g)
-    return 2 * d_model * d_model + 2 * d_model * g * d_k
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"bias must be True or False, got {bias!r}")
+    weights = 2 * d_model * d_model + 2 * d_model * g * d_k
+    return weights + (2 * d_model + 2 * g * d_k if bias else 0)
 
 
 def flop_count(d_model: int, h: int, seq: int, g=None) -> int:
@@ -302,28 +320,29 @@ def symbolic_costs() -> dict:
     }
 
 
+def kv_cache_elements(layers: int, seq_len: int, g: int, d_k: int, batch: int = 1) -> int:
+    """Numbers in the key/value cache: 2 (K and V) x layers x batch x seq_len x g x d_k.
+
+    ``g`` is the number of key/value heads (h for MHA, 1 for MQA).
+    """
+    out = 2
+    for name, x in (
+        ("layers", layers),
+        ("seq_len", seq_len),
+        ("g", g),
+        ("d_k", d_k),
+        ("batch", batch),
+    ):
+        out *= v.positive_int(name, x)
+    return out
+
+
 def kv_cache_bytes(
     layers: int, seq_len: int, g: int, d_k: int, batch: int = 1, bytes_per_value: int = 2
 ) -> int:
-    """Bytes of the key/value cache: 2 (K and V) x layers x batch x seq_len x g x d_k x bytes.
-
-    ``g`` is the number of key/value heads (h for MHA, 1 for MQA); fp16 is 2 bytes.
-    """
-    vals = [
-        v.positive_int(n_, x)
-        for n_, x in (
-            ("layers", layers),
-            ("seq_len", seq_len),
-            ("g", g),
-            ("d_k", d_k),
-            ("batch", batch),
-            ("bytes_per_value", bytes_per_value),
-        )
-    ]
-    out = 2
-    for x in vals:
-        out *= x
-    return out
+    """Bytes of the key/value cache: :func:`kv_cache_elements` x bytes per number (fp16: 2)."""
+    n = kv_cache_elements(layers, seq_len, g, d_k, batch)
+    return n * v.positive_int("bytes_per_value", bytes_per_value)
 
 
 #: Published decoder configurations (layers, query heads h, key/value heads g, d_k).
@@ -396,20 +415,31 @@ def head_logit_variances(
     :func:`init_weights`; returns an array (draws, h). The prediction is d_k for
     every head, whatever g is.
     """
-    head_dim(d_model, h)  # validates d_model and h
+    d_k = head_dim(d_model, h)  # validates d_model and h
     g = _groups(h, g)
     n_tokens, draws = v.positive_int("n_tokens", n_tokens), v.positive_int("draws", draws)
     if n_tokens < 2:
         raise ValueError("n_tokens must be at least 2 (logits of distinct tokens)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return _head_logit_variances(d_model, h, g, d_k, n_tokens, draws, int(seed)).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _head_logit_variances(d_model, h, g, d_k, n_tokens, draws, seed) -> np.ndarray:
+    # Cached: the chapters quote these numbers and then plot them.
     off = ~np.eye(n_tokens, dtype=bool)
     out = np.empty((draws, h))
     for r in range(draws):
-        w = init_weights(d_model, h, g, seed=seed + r)
+        rng = np.random.default_rng(seed + r)  # the first two draws of init_weights(seed + r)
+        w_q = rng.standard_normal((d_model, d_model)) / np.sqrt(d_model)
+        w_k = rng.standard_normal((d_model, g * d_k)) / np.sqrt(d_model)
         x = np.random.default_rng(10_000 + seed + r).standard_normal((1, n_tokens, d_model))
-        qh = split_heads(x @ w["w_q"], h)
-        kh = np.repeat(split_heads(x @ w["w_k"], g), h // g, axis=1)
+        qh = split_heads(x @ w_q, h)
+        kh = np.repeat(split_heads(x @ w_k, g), h // g, axis=1)
         logits = qh @ np.swapaxes(kh, -1, -2)
         out[r] = logits[0][:, off].var(axis=1, ddof=1)
+    out.flags.writeable = False
     return out
 
 
@@ -455,6 +485,11 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 head', '8 heads': a number with its noun in the right number."""
+    return "one " + noun if n == 1 else f"{n:,} {plural or noun + 's'}"
+
+
 def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> Figure:
     """dk-sizing slider: d_model cut into h heads of width d_k, and the shapes at each step.
 
@@ -484,18 +519,24 @@ def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) ->
     ax_bar.set_xlim(0, 1024)
     ax_bar.set_yticks([])
     ax_bar.set_xlabel("feature index (axis fixed at 1024)", fontsize=8)
-    ax_bar.set_title(f"d_model = {d_model} split into h = {h} heads of d_k = {d_k}", fontsize=10)
+    split = "one head" if h == 1 else f"h = {h} heads"
+    ax_bar.set_title(f"d_model = {d_model} as {split} of d_k = {d_k}", fontsize=10)
     ax_txt.axis("off")
     steps = [k_ for k_ in trace if k_ not in ("K = X W_K", "V = X W_V", "V heads")]
     lines = [f"{k_:<14} {str(trace[k_]):>18}" for k_ in steps]
     ax_txt.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=8.5, va="top")
+    if h == 1:
+        scales = "(h = 1: d_k = d_model,\n the two scales coincide)"
+    else:
+        scales = (
+            f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
+            f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}"
+        )
     info = (
         f"d_k = d_v = {d_model}/{h} = {d_k}\n"
         f"W_Q,W_K,W_V,W_O: {_fmt_int(param_count(d_model, h))}\n"
         f"  = 4 x {d_model}^2 (any h)\n"
-        f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n"
-        f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
-        f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}"
+        f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n" + scales
     )
     ax_txt.text(0.60, 1.0, info, family="monospace", fontsize=8.5, va="top")
     return fig
@@ -504,12 +545,20 @@ def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) ->
 def describe_shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> str:
     """Alt text for :func:`shape_flow` at the same parameters."""
     d_k = head_dim(d_model, h)
+    bar = (
+        f"A bar of {d_model} features forming a single head"
+        if h == 1
+        else f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each"
+    )
+    scale = f"scale 1/sqrt({d_k}) = {1 / np.sqrt(d_k):.4f}"
+    if h == 1:
+        scale += ", which with one head is also 1/sqrt(d_model)"
+    else:
+        scale += f", against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}"
     return (
-        f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each, "
-        f"and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, {seq}, "
-        f"{d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, {d_model}); "
-        f"{param_count(d_model, h):,} projection weights; scale 1/sqrt({d_k}) = "
-        f"{1 / np.sqrt(d_k):.4f} against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}."
+        f"{bar}, and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, "
+        f"{seq}, {d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, "
+        f"{d_model}); {param_count(d_model, h):,} projection weights; {scale}."
     )
 
 
@@ -560,10 +609,11 @@ def describe_head_maps(
         float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)])) for i in range(h)
     ]
     best = int(np.argmax(prev))
+    which = "its one head puts" if h == 1 else f"head {best + 1} puts the most"
     return (
-        f"{h} causal attention map(s) over the sequence {' '.join(map(str, tokens))}; "
-        f"head {best + 1} puts the most weight on the previous token, "
-        f"{prev[best]:.2f} on average."
+        f"{_count(h, 'causal attention map').capitalize()} over the sequence "
+        f"{' '.join(map(str, tokens))}; "
+        f"{which} weight on the previous token, {prev[best]:.2f} on average."
     )
 
 
@@ -603,39 +653,43 @@ def logit_variance_figure(
 _GIB = 2**30
 
 
+def _kv_name(gg: int, h: int) -> str:
+    return "MHA" if gg == h else "MQA" if gg == 1 else "GQA"
+
+
 def kv_cache_figure(
     g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128, batch: int = 1
 ) -> Figure:
     """mqa-gqa slider: fp16 KV-cache size against sequence length for MHA, GQA(g) and MQA.
 
-    Lines for g = h (MHA), the chosen g, and g = 1 (MQA), with the given layers,
-    d_k and batch; sequence length 512 to 131,072 on a log axis; y axis in GiB, fixed.
+    Lines for g = h (MHA), g = 1 (MQA) and the chosen g (thick; one of the other two
+    when g = h or g = 1), with the given layers, d_k and batch; sequence length 512 to
+    131,072 on a log axis. The y axis (GiB) is fixed at 2^-10 to 2^9 so that frames
+    compare, and widened only if a line would leave it.
     """
     h = v.positive_int("h", h)
     g = _groups(h, g)
     seqs = 2 ** np.arange(9, 18)
     fig, (ax,) = new_figure()
-    for gg, color, style, name in (
-        (h, COLORS["unscaled"], "--", "MHA"),
-        (g, COLORS["scaled"], "-", f"GQA, g = {g}"),
-        (1, COLORS["theory"], ":", "MQA"),
-    ):
-        sizes = [kv_cache_bytes(layers, int(s), gg, d_k, batch) / _GIB for s in seqs]
-        ax.loglog(
-            seqs,
-            sizes,
-            style,
-            color=color,
-            lw=2 if gg == g else 1.3,
-            label=f"{name} (g = {gg})",
-            base=2,
+    styles = {"MHA": (COLORS["unscaled"], "--"), "GQA": (COLORS["scaled"], "-")}
+    styles["MQA"] = (COLORS["theory"], ":")
+    lo, hi = 2.0**-10, 2.0**9
+    for gg in sorted({h, g, 1}, reverse=True):
+        name = _kv_name(gg, h)
+        color, style = styles[name]
+        sizes = np.array([kv_cache_elements(layers, int(s), gg, d_k, batch) for s in seqs]) * (
+            2 / _GIB
         )
-    ax.set_ylim(2**-8, 2**8)
+        lo, hi = min(lo, sizes.min() / 2), max(hi, sizes.max() * 2)
+        label = f"{name} (g = {gg})" + (", selected" if gg == g else "")
+        ax.loglog(seqs, sizes, style, color=color, lw=2.4 if gg == g else 1.3, label=label, base=2)
+    ax.set_ylim(lo, hi)
     ax.set_xlabel("sequence length (tokens)")
     ax.set_ylabel("KV cache, fp16 (GiB)")
     per_tok = kv_cache_bytes(layers, 1, g, d_k, batch)
     ax.set_title(
-        f"{layers} layers, h = {h}, d_k = {d_k}: {per_tok / 1024:g} KiB per token at g = {g}",
+        f"{_count(layers, 'layer')}, h = {h}, d_k = {d_k}: "
+        f"{per_tok / 1024:g} KiB per token at g = {g}",
         fontsize=10,
     )
     ax.legend(fontsize=8, frameon=False, loc="upper left")
@@ -650,10 +704,16 @@ def describe_kv_cache_figure(
     g = _groups(v.positive_int("h", h), g)
     at = kv_cache_bytes(layers, 32768, g, d_k, batch) / _GIB
     mha = kv_cache_bytes(layers, 32768, h, d_k, batch) / _GIB
-    return (
-        f"Log-log lines of fp16 KV-cache size against sequence length for {layers} layers, "
-        f"h = {h}, d_k = {d_k}: at 32,768 tokens, {at:.2f} GiB with g = {g} against "
-        f"{mha:.2f} GiB for multi-head attention ({h // g} times smaller)."
+    head = (
+        f"Log-log lines of fp16 KV-cache size against sequence length for "
+        f"{_count(layers, 'layer')}, h = {h}, d_k = {d_k}: at 32,768 tokens, "
+    )
+    if g == h:
+        return head + f"{at:.2f} GiB with g = {g} key/value heads, which is multi-head attention."
+    what = "multi-query" if g == 1 else "grouped-query"
+    return head + (
+        f"{at:.2f} GiB for {what} attention with {_count(g, 'key/value head')}, "
+        f"{h // g} times less than the {mha:.2f} GiB of multi-head attention."
     )
 
 

@@ -300,20 +300,23 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     res = probe_outputs(batch_size, pad_fraction)
     fig, (ax,) = new_figure()
     bins = np.linspace(*_PROBE_LIM, 61)
+    padded = res.pad_fraction > 0
     ax.hist(
         np.clip(res.masked, *_PROBE_LIM),
         bins=bins,
         color=COLORS["scaled"],
         alpha=0.6,
-        label=f"BatchNorm, training, padding masked (sd {res.masked.std(ddof=1):.3f})",
+        label=f"BatchNorm, training{', padding masked' if padded else ''} "
+        f"(sd {res.masked.std(ddof=1):.3f})",
     )
-    ax.hist(
-        np.clip(res.unmasked, *_PROBE_LIM),
-        bins=bins,
-        color=COLORS["unscaled"],
-        alpha=0.45,
-        label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
-    )
+    if padded:  # without padding, counting it changes nothing: the two histograms coincide
+        ax.hist(
+            np.clip(res.unmasked, *_PROBE_LIM),
+            bins=bins,
+            color=COLORS["unscaled"],
+            alpha=0.45,
+            label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
+        )
     ax.axvline(
         res.inference,
         color=COLORS["theory"],
@@ -325,7 +328,8 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     ax.set_xlim(*_PROBE_LIM)
     ax.set_xlabel("normalised value of feature 0 of the same token")
     ax.set_ylabel("batches (of 200)")
-    ax.set_title(f"batch size {res.batch_size}, padding fraction {res.pad_fraction:g}", fontsize=10)
+    pad = f"padding fraction {res.pad_fraction:g}" if padded else "no padding"
+    ax.set_title(f"batch size {res.batch_size}, {pad}", fontsize=10)
     ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     return fig
 
@@ -333,12 +337,20 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
 def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> str:
     """Alt text for :func:`batch_size_plot`."""
     res = probe_outputs(batch_size, pad_fraction)
+    sd = f"standard deviation {res.masked.std(ddof=1):.3f}"
+    if res.pad_fraction > 0:
+        spread = (
+            f"with padding fraction {res.pad_fraction:g}: with padding masked the outputs have "
+            f"{sd} around the inference value {res.inference:.3f}; with padding counted as data "
+            f"they average {res.unmasked.mean():.3f}."
+        )
+    else:
+        spread = f"without padding: the outputs have {sd} around the inference value "
+        spread += f"{res.inference:.3f}."
     return (
-        f"Histograms of the BatchNorm output for one fixed token over 200 random batches of size "
-        f"{res.batch_size} with padding fraction {res.pad_fraction:g}: with padding masked the "
-        f"outputs have standard deviation {res.masked.std(ddof=1):.3f} around the inference value "
-        f"{res.inference:.3f}; with padding counted as data they average {res.unmasked.mean():.3f}. "
-        f"LayerNorm gives {res.layer:.3f} in every batch."
+        f"{'Histograms' if res.pad_fraction > 0 else 'A histogram'} of the BatchNorm output for "
+        f"one fixed token over 200 random batches of size "
+        f"{res.batch_size} {spread} LayerNorm gives {res.layer:.3f} in every batch."
     )
 
 

@@ -227,9 +227,13 @@ def describe_shift_plot(k: int = 5, d_model: int = 64) -> str:
     k = _offset(k)
     val = float(np.cos(k * frequencies(d)).sum())
     w = frequencies(d)[_pair_for_plot(d)]
+    turn = (
+        "with k = 0 every position stays where it is"
+        if k == 0
+        else f"each position is rotated by the same angle {k * w:.2f} radians"
+    )
     return (
         f"Left: the dot product of the encodings of pos and pos + j against j for d_model = {d}; "
         f"the curves for pos = 0, 17 and 100 lie on top of each other, and at j = k = {k} the "
-        f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, each position is "
-        f"rotated by the same angle {k * w:.2f} radians."
+        f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, {turn}."
     )
