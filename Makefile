@@ -9,6 +9,9 @@ JB := $(BIN)/jupyter-book
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
+# The site's static sliders carry every frame; only the site build draws them all
+# (a learner's kernel draws frames as the sliders ask; see whysqrt/interactive.py).
+export WHYSQRT_STATIC_FRAMES := 1
 
 .PHONY: book test lint bench clean clean-all lab help
 
@@ -50,7 +53,7 @@ bench: $(VENV)/.runtime
 	$(BIN)/python scripts/bench.py
 
 lab: $(VENV)/.runtime
-	$(BIN)/jupyter lab notebooks/
+	WHYSQRT_STATIC_FRAMES= $(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf _build

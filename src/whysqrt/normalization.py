@@ -303,6 +303,7 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     ax.hist(
         np.clip(res.masked, *_PROBE_LIM),
         bins=bins,
+        histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
         color=COLORS["scaled"],
         alpha=0.6,
         label=f"BatchNorm, training, padding masked (sd {res.masked.std(ddof=1):.3f})",
@@ -310,6 +311,7 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     ax.hist(
         np.clip(res.unmasked, *_PROBE_LIM),
         bins=bins,
+        histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
         color=COLORS["unscaled"],
         alpha=0.45,
         label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
