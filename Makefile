@@ -9,9 +9,6 @@ JB := $(BIN)/jupyter-book
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
-# The site's static sliders carry every frame; only the site build draws them all
-# (a learner's kernel draws frames as the sliders ask; see whysqrt/interactive.py).
-export WHYSQRT_STATIC_FRAMES := 1
 
 .PHONY: book test lint bench clean clean-all lab help
 
@@ -19,7 +16,7 @@ help:
 	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html"
 	@echo "make test   - everything 'make book' does, plus test tools, then the whole test suite"
 	@echo "make lab    - open the notebooks in JupyterLab"
-	@echo "make bench  - build times, notebook times, live slider latency, page weight"
+	@echo "make bench  - build times, JupyterLab Run All and slider latency, page weight"
 	@echo "make lint   - the pre-commit checks (ruff, nbstripout, codespell, YAML)"
 	@echo "make clean  - remove _build (keeps .venv)"
 
@@ -37,7 +34,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 book: $(VENV)/.runtime
 	$(BIN)/python scripts/execute-notebooks.py   # two at a time, into the build cache
-	$(JB) build . -n -W --keep-going
+	WHYSQRT_STATIC_FRAMES=1 $(JB) build . -n -W --keep-going  # the site's sliders: every frame
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 
@@ -49,11 +46,13 @@ test: book $(VENV)/.dev lint
 lint: $(VENV)/.dev
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-bench: $(VENV)/.runtime
+# Drives a real JupyterLab with headless Chromium (Playwright, from requirements-dev.txt).
+bench: $(VENV)/.dev
+	bash scripts/ensure-chromium
 	$(BIN)/python scripts/bench.py
 
 lab: $(VENV)/.runtime
-	WHYSQRT_STATIC_FRAMES= $(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf _build
