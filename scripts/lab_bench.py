@@ -48,7 +48,9 @@ ARM = """(img) => {
   document.addEventListener("keydown", mark, {capture: true, once: true});
   document.addEventListener("mousedown", mark, {capture: true, once: true});
 }"""
-WAIT = "async () => { const t = await window.__wsDone; return t === null ? null : t - window.__wsT0; }"
+WAIT = (
+    "async () => { const t = await window.__wsDone; return t === null ? null : t - window.__wsT0; }"
+)
 RUN_ALL = """async () => {
   const app = window.jupyterapp;
   const panel = app.shell.currentWidget;

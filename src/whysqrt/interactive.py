@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import heapq
+import html
 import io
 import itertools
 import json
@@ -508,7 +508,9 @@ class _Prefetcher:
                 if inter._tuple(p) not in inter._store:
                     heapq.heappush(self._queue, (rank, dist, inter, p))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="whysqrt-prefetch", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="whysqrt-prefetch", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
 
