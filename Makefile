@@ -17,7 +17,7 @@ help:
 	@echo "make test   - everything 'make book' and 'make pdf' do, plus test tools, then the whole test suite"
 	@echo "make pdf    - the PDF edition, _build/pdf/why-sqrt-dk.pdf (no TeX: printed by Chromium)"
 	@echo "make lab    - open the notebooks in JupyterLab"
-	@echo "make bench  - build times, notebook times, live slider latency, page weight"
+	@echo "make bench  - build times, JupyterLab Run All and slider latency, page weight"
 	@echo "make lint   - the pre-commit checks (ruff, nbstripout, codespell, YAML)"
 	@echo "make clean  - remove _build (keeps .venv)"
 
@@ -35,7 +35,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 book: $(VENV)/.runtime
 	$(BIN)/python scripts/execute-notebooks.py   # two at a time, into the build cache
-	$(JB) build . -n -W --keep-going
+	WHYSQRT_STATIC_FRAMES=1 $(JB) build . -n -W --keep-going  # the site's sliders: every frame
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 
@@ -54,7 +54,9 @@ test: book pdf $(VENV)/.dev lint
 lint: $(VENV)/.dev
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-bench: $(VENV)/.runtime
+# Drives a real JupyterLab with headless Chromium (Playwright, from requirements-dev.txt).
+bench: $(VENV)/.dev
+	bash scripts/ensure-chromium
 	$(BIN)/python scripts/bench.py
 
 lab: $(VENV)/.runtime

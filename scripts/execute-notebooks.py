@@ -8,11 +8,17 @@ A failing notebook fails this step with its traceback, as the build would.
 
 The cache keys on a notebook's own code only, so a change to the helper package (or
 to requirements.txt) would leave stale outputs on the pages. This step therefore
-fingerprints ``src/whysqrt`` and ``requirements.txt`` and, when they changed since the
-last build, clears the cache and the Sphinx environment so that everything is redone.
+fingerprints the package's Python modules and ``requirements.txt`` and, when they changed
+since the last build, clears the cache and the Sphinx environment so that everything is
+redone. The site-only files (``sphinx_ext.py``, ``static/`` CSS and JavaScript) do not
+change any notebook output and are left out of the fingerprint.
+
+It sets ``WHYSQRT_STATIC_FRAMES=1`` for the kernels: the site's static sliders need
+every frame, a learner's kernel does not (see :mod:`whysqrt.interactive`).
 """
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -23,13 +29,18 @@ from jupyter_cache.executors import load_executor
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAMP = BUILD / ".inputs-fingerprint"
+#: Package files that only the Sphinx build uses: no notebook output depends on them.
+SITE_ONLY = ("sphinx_ext.py", "static")
 
 
 def fingerprint() -> str:
     """Hash of everything besides the notebooks themselves that their outputs depend on."""
     h = hashlib.sha256()
-    files = sorted((ROOT / "src" / "whysqrt").rglob("*")) + [ROOT / "requirements.txt"]
+    pkg = ROOT / "src" / "whysqrt"
+    files = sorted(pkg.rglob("*")) + [ROOT / "requirements.txt"]
     for path in files:
+        if path.is_relative_to(pkg) and path.relative_to(pkg).parts[0] in SITE_ONLY:
+            continue
         if path.is_file() and "__pycache__" not in path.parts:
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
@@ -49,6 +60,7 @@ def clear_if_inputs_changed() -> None:
 
 
 def main() -> int:
+    os.environ["WHYSQRT_STATIC_FRAMES"] = "1"  # inherited by the kernels
     clear_if_inputs_changed()
     cache = get_cache(ROOT / "_build" / ".jupyter_cache")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):

@@ -16,6 +16,16 @@ shows the static slider and Jupyter shows the live one. :func:`figure` and
 :func:`math` give still figures and SymPy results the same HTML treatment, so the
 chapter pages can paste them with ``{glue:any}``.
 
+Speed (issue 12). Every frame is drawn at most once per kernel: :meth:`Interactive.png`
+keeps each PNG, keyed by the parameters, and the static slider, the first frame and every
+live widget of the same object share that store. The flipbook with every frame is built
+only when the environment variable ``WHYSQRT_STATIC_FRAMES`` is set (the site build sets
+it); a learner's kernel gets the first frame alone as its ``text/html`` fallback. Frames
+take the axes layout of the first frame (constrained layout is most of a frame's cost)
+unless a label would then stick out of the canvas (:func:`labels_outside`); that frame
+is laid out afresh. In a Jupyter kernel a background thread draws, while the kernel is
+idle, the frames one step away from the shown one first, then the rest.
+
 Used by every chapter.
 """
 
@@ -23,21 +33,70 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import html
 import io
+import itertools
 import json
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import sympy as sp
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-__all__ = ["interact", "Interactive", "figure", "StaticFigure", "math", "Math", "png_bytes"]
+__all__ = [
+    "interact",
+    "Interactive",
+    "figure",
+    "StaticFigure",
+    "math",
+    "Math",
+    "png_bytes",
+    "labels_outside",
+    "STATIC_FRAMES_ENV",
+]
 
 DPI = 100
+#: Set (to anything but "" or "0") by the site build: render every frame of every slider.
+STATIC_FRAMES_ENV = "WHYSQRT_STATIC_FRAMES"
+#: Matplotlib is not thread-safe (shared font objects): one figure is drawn at a time.
+_DRAW_LOCK = threading.RLock()
+
+
+def static_frames_wanted() -> bool:
+    """True in the site build, where the static flipbook needs every frame."""
+    return os.environ.get(STATIC_FRAMES_ENV, "") not in ("", "0")
+
+
+def labels_outside(fig: Figure, renderer=None, tol: float = 0.5) -> list[str]:
+    """Axis labels, tick labels and titles of ``fig`` that stick out of its canvas.
+
+    Uses the positions of the last draw (call after ``savefig`` or
+    ``draw_without_rendering``); an empty list means nothing is clipped.
+    """
+    renderer = renderer or fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    out = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.axison or not ax.get_visible():
+            continue
+        texts = [ax.xaxis.label, ax.yaxis.label, ax.title, ax._left_title, ax._right_title]
+        for axis in (ax.xaxis, ax.yaxis):  # the ticks drawn: those inside the view
+            texts += [t for tick in axis._update_ticks() for t in (tick.label1, tick.label2)]
+        for t in texts:
+            if not t.get_visible() or not t.get_text().strip():
+                continue
+            b = t.get_window_extent(renderer)
+            if b.x0 < -tol or b.y0 < -tol or b.x1 > width + tol or b.y1 > height + tol:
+                out.append(f"axes {i}: {t.get_text()!r} at {b.bounds}")
+    return out
 
 
 def png_bytes(fig: Figure, *, compress: bool = True) -> bytes:
@@ -45,10 +104,14 @@ def png_bytes(fig: Figure, *, compress: bool = True) -> bytes:
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    if not compress:
-        return buf.getvalue()
-    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    with _DRAW_LOCK:
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return compress_png(buf.getvalue()) if compress else buf.getvalue()
+
+
+def compress_png(png: bytes) -> bytes:
+    """The same picture with its palette reduced to 128 colours (about 3x smaller)."""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
     out = io.BytesIO()
     img.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(
         out, format="png", optimize=True
@@ -58,6 +121,11 @@ def png_bytes(fig: Figure, *, compress: bool = True) -> bytes:
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def png_width(png: bytes) -> int:
+    """Pixel width from a PNG's header."""
+    return int.from_bytes(png[16:20], "big")
 
 
 def _fmt(value) -> str:
@@ -115,32 +183,80 @@ class Interactive:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
-    def render(self, compress: bool = True, reuse_layout: bool = False, **params) -> bytes:
+    # -- drawing: every frame at most once ------------------------------------
+    @cached_property
+    def _store(self) -> dict:
+        """key (values in grid order) -> (raw PNG, alt text); shared by every view."""
+        return {}
+
+    def _tuple(self, params: dict) -> tuple:
+        return tuple(params[n] for n in self.grid)
+
+    def png(self, **params) -> bytes:
+        """Uncompressed PNG of the frame at ``params``, drawn on first request only."""
+        return self._frame(params)[0]
+
+    def _frame(self, params: dict) -> tuple[bytes, str]:
+        key = self._tuple(params)
+        hit = self._store.get(key)
+        if hit is not None:
+            return hit
+        with _DRAW_LOCK:
+            hit = self._store.get(key)  # another thread may have drawn it meanwhile
+            if hit is None:
+                hit = self._store[key] = (self._draw(params), self.describe(**params))
+        return hit
+
+    def _draw(self, params: dict) -> bytes:
+        """Draw one frame with the first frame's layout; lay it out afresh if that clips.
+
+        Deterministic whatever the order frames are asked for: the layout always
+        comes from the start frame, which is drawn first.
+        """
+        start = self.start()
+        if "_layout" not in self.__dict__ and params != start:
+            self._frame(start)
+        fig = self.func(**self.fixed, **params)
+        if params == start:
+            png = _savefig(fig)
+            self._layout = (_layout_key(fig), [ax.get_position() for ax in fig.axes])
+            return png
+        key, positions = self._layout
+        if _layout_key(fig) == key:
+            fig.set_layout_engine("none")
+            for ax, pos in zip(fig.axes, positions, strict=True):
+                ax._set_position(pos)  # as constrained layout does (keeps the axes in layout)
+            png = _savefig(fig)
+            if not labels_outside(fig):
+                return png
+            fig.set_layout_engine("constrained")  # a label sticks out: lay out afresh
+        return _savefig(fig)
+
+    def render(self, compress: bool = True, reuse_layout: bool = True, **params) -> bytes:
         """PNG bytes of the figure at ``params`` (plus the fixed arguments).
 
-        Constrained layout is most of the cost of a frame (it measures every tick
-        label). With ``reuse_layout`` the first figure of each axes arrangement is laid
-        out as usual and later ones take its axes positions, as an interactive plot
-        that updates its data keeps its layout; the live slider uses this.
+        By default the frame comes from the shared store (drawn once, with the first
+        frame's layout unless that clips). ``reuse_layout=False`` draws a fresh figure
+        with its own constrained layout, bypassing the store.
         """
-        fig = self.func(**self.fixed, **params)
         if reuse_layout:
-            self._apply_cached_layout(fig)
-        return png_bytes(fig, compress=compress)
-
-    def _apply_cached_layout(self, fig: Figure) -> None:
-        cache = self.__dict__.setdefault("_layouts", {})
-        key = (len(fig.axes), tuple(fig.get_size_inches()))
-        if key not in cache:
-            fig.draw_without_rendering()  # runs the layout engine
-            cache[key] = [ax.get_position() for ax in fig.axes]
-            return
-        fig.set_layout_engine("none")
-        for ax, pos in zip(fig.axes, cache[key], strict=True):
-            ax.set_position(pos)
+            png = self.png(**params)
+        else:
+            png = png_bytes(self.func(**self.fixed, **params), compress=False)
+        return compress_png(png) if compress else png
 
     def describe(self, **params) -> str:
-        return self.alt(**params)
+        key = self._tuple(params)
+        hit = self._store.get(key)
+        return hit[1] if hit is not None else self.alt(**params)
+
+    def neighbours(self, params: dict) -> list[dict]:
+        """Every grid point, nearest to ``params`` first (steps summed over controls)."""
+        names = list(self.grid)
+        at = [self.grid[n].index(params[n]) for n in names]
+        points = list(np.ndindex(*(len(self.grid[n]) for n in names)))
+        points.sort(key=lambda idx: (sum(abs(i - j) for i, j in zip(idx, at)), idx))
+        return [{n: self.grid[n][i] for n, i in zip(names, idx)} for idx in points]
 
     # -- static slider -------------------------------------------------------
     def _uid(self) -> str:
@@ -155,7 +271,7 @@ class Interactive:
         return "ws-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
     def frames(self) -> dict[str, dict]:
-        """Every grid point: key "i|j|..." (value indices) -> {src, alt}, rendered once."""
+        """Every grid point: key "i|j|..." (value indices) -> {src, alt}, compressed PNGs."""
         return self._frames
 
     def _key(self, params: dict) -> str:
@@ -164,18 +280,38 @@ class Interactive:
     @cached_property
     def _frames(self) -> dict[str, dict]:
         names = list(self.grid)
+        self._frame(self.start())
         out = {}
         for idx in np.ndindex(*(len(self.grid[n]) for n in names)):
             params = {n: self.grid[n][i] for n, i in zip(names, idx)}
-            out["|".join(map(str, idx))] = {
-                "src": _data_uri(self.render(**params)),
-                "alt": self.describe(**params),
-            }
+            png, alt = self._frame(params)
+            out["|".join(map(str, idx))] = {"src": _data_uri(compress_png(png)), "alt": alt}
         return out
 
-    def static_html(self) -> str:
-        """The self-contained static slider (HTML, inline PNG frames, no network)."""
-        return self._static_html
+    def static_html(self, all_frames: bool | None = None) -> str:
+        """The self-contained static slider (HTML, inline PNG frames, no network).
+
+        With every frame when ``all_frames`` is true, or when it is None and
+        ``WHYSQRT_STATIC_FRAMES`` is set (the site build); otherwise the first frame
+        alone, with a note (the fallback of a kernel whose frontend has no widgets).
+        """
+        if all_frames is None:
+            all_frames = static_frames_wanted()
+        return self._static_html if all_frames else self._preview_html
+
+    @cached_property
+    def _preview_html(self) -> str:
+        start = self.start()
+        png, alt = self._frame(start)
+        values = ", ".join(f"{self.label(n)} = {_fmt(x)}" for n, x in start.items())
+        return (
+            f'<figure class="ws-slider ws-preview" id="{self._uid()}">'
+            f'<img class="ws-frame" src="{_data_uri(compress_png(png))}" alt="{html.escape(alt)}" '
+            f'width="{png_width(png)}">'
+            f"<figcaption>{html.escape(self.caption)} (Shown at {html.escape(values)}; run the "
+            f"notebook with widgets for the live slider.){self._look_for_html()}</figcaption>"
+            f"</figure>"
+        )
 
     @cached_property
     def _static_html(self) -> str:
@@ -227,46 +363,54 @@ class Interactive:
         )
 
     # -- live slider ---------------------------------------------------------
-    def widget(self):
-        """A live ipywidgets control panel and image that re-render on change."""
+    def widget(self, prefetch: bool | None = None):
+        """A live ipywidgets control panel and image that show the frame of the controls.
+
+        A frame already drawn (by any view of this object) is shown at once; a new one
+        is drawn once and kept. With ``prefetch`` (default: inside a Jupyter kernel)
+        the frames nearest the shown one are drawn ahead, while the kernel is idle.
+        """
         import ipywidgets as w
 
         start = self.start()
+        style = {"description_width": "initial"}
         controls = {}
         for n, vals in self.grid.items():
             if _is_bool(vals):
-                controls[n] = w.Checkbox(value=bool(start[n]), description=self.label(n))
+                controls[n] = w.Checkbox(
+                    value=bool(start[n]), description=self.label(n), indent=False, style=style
+                )
             else:
                 controls[n] = w.SelectionSlider(
                     options=[(_fmt(x), x) for x in vals],
                     value=start[n],
                     description=self.label(n),
                     continuous_update=True,
+                    style=style,
                 )
-        if "_frames" in self.__dict__:  # the static slider already drew the first frame
-            src = self._frames[self._key(start)]["src"]
-            first = base64.b64decode(src.split(",", 1)[1])
-        else:
-            first = self.render(compress=False, reuse_layout=True, **start)
+        first, alt = self._frame(start)
+        # natural size: one image pixel per screen pixel, so text stays sharp
         image = w.Image(value=first, format="png")
+        image.description = alt
+        image.layout.width = f"{png_width(first)}px"
         image.layout.max_width = "100%"
-
-        # frames already drawn in this widget: revisiting one is instant
-        seen: dict = {tuple(start.items()): (first, self.describe(**start))}
+        if prefetch is None:
+            prefetch = _in_kernel()
 
         def update(_change=None):
             params = {n: c.value for n, c in controls.items()}
-            key = tuple(params.items())
-            if key not in seen:
-                png = self.render(compress=False, reuse_layout=True, **params)
-                seen[key] = png, self.describe(**params)
-            image.value, image.description = seen[key]
+            png, text = self._frame(params)
+            image.value, image.description = png, text
+            if prefetch:
+                _PREFETCH.want(self, params)
 
         for c in controls.values():
             c.observe(update, names="value")
+        if prefetch:
+            _PREFETCH.want(self, start)
         box = w.VBox(
             [
-                w.HBox(list(controls.values())),
+                w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap")),
                 image,
                 w.HTML(html.escape(self.caption) + self._look_for_html()),
             ]
@@ -286,6 +430,112 @@ class Interactive:
         except Exception:  # no ipywidgets frontend: the static slider still works
             pass
         return bundle
+
+
+def _savefig(fig: Figure) -> bytes:
+    """Draw ``fig`` once on an Agg canvas and encode it as PNG (RGB).
+
+    Unlike ``savefig`` the canvas stays attached, so :func:`labels_outside` can read
+    the positions of this very draw without drawing again.
+    """
+    fig.set_dpi(DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    buf = io.BytesIO()
+    img.save(buf, format="png", compress_level=3)
+    return buf.getvalue()
+
+
+def _layout_key(fig: Figure) -> tuple:
+    return (len(fig.axes), tuple(fig.get_size_inches()))
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+class _Prefetcher:
+    """One background thread that draws wanted frames while no cell is running.
+
+    Each request replaces the previous one for the same Interactive: its frames,
+    nearest first. The latest request is served first. Drawing holds ``_DRAW_LOCK``,
+    so it never overlaps a frame drawn by the kernel's main thread.
+    """
+
+    IDLE_S = 0.15  # a cell ended this long ago (and none runs): the kernel is idle
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._queue: list = []
+        self._order = itertools.count()
+        self._thread = None
+        self._busy = False
+        self._last_cell_end = 0.0
+        self._hooked = False
+
+    def _hook(self):
+        if self._hooked:
+            return
+        self._hooked = True
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None:
+            ip.events.register("pre_run_cell", self._cell_start)
+            ip.events.register("post_run_cell", self._cell_end)
+
+    def _cell_start(self, *_):
+        self._busy = True
+
+    def _cell_end(self, *_):
+        self._busy = False
+        self._last_cell_end = time.monotonic()
+        with self._cond:
+            self._cond.notify()
+
+    def want(self, inter: Interactive, params: dict) -> None:
+        self._hook()
+        rank = -next(self._order)  # newest request first
+        with self._cond:
+            self._queue = [q for q in self._queue if q[2] is not inter]
+            for dist, p in enumerate(inter.neighbours(params)):
+                if inter._tuple(p) not in inter._store:
+                    heapq.heappush(self._queue, (rank, dist, inter, p))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="whysqrt-prefetch", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _idle_for(self) -> float:
+        if self._busy:
+            return 0.0
+        return time.monotonic() - self._last_cell_end
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                wait = self.IDLE_S - self._idle_for()
+                if wait > 0:
+                    self._cond.wait(timeout=max(wait, 0.02))
+                    continue
+                _, _, inter, params = heapq.heappop(self._queue)
+            try:
+                inter._frame(params)
+            except Exception:  # the kernel's own request will show the error
+                pass
+
+
+_PREFETCH = _Prefetcher()
 
 
 def _is_bool(values) -> bool:

@@ -304,6 +304,7 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     ax.hist(
         np.clip(res.masked, *_PROBE_LIM),
         bins=bins,
+        histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
         color=COLORS["scaled"],
         alpha=0.6,
         label=f"BatchNorm, training{', padding masked' if padded else ''} "
@@ -313,6 +314,7 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
         ax.hist(
             np.clip(res.unmasked, *_PROBE_LIM),
             bins=bins,
+            histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
             color=COLORS["unscaled"],
             alpha=0.45,
             label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
