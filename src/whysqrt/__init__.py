@@ -15,6 +15,7 @@ Modules:
 * :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
+* :mod:`whysqrt.diagrams` - the data flow, the geometry of q·k, the failure modes (in-brief)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
@@ -25,6 +26,7 @@ Modules:
 
 from . import (
     audit,
+    diagrams,
     experiments,
     heads,
     interactive,
@@ -59,6 +61,7 @@ __all__ = [
     "DK_GRID",
     "audit",
     "attention_scores",
+    "diagrams",
     "dot_product_samples",
     "entropy",
     "experiments",
