@@ -99,7 +99,7 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
-    inputs, ops, out = "#E8F1FA", "#FFF4E0", "#E6F4EA"
+    inputs, ops = "#E8F1FA", "#FFF4E0"
     y_top, y_bot = 0.68, 0.22
     _box(ax, 0.065, 0.86, "Q", s["Q"], inputs, w=0.09, h=0.16)
     _box(ax, 0.065, 0.5, "K", s["K"], inputs, w=0.09, h=0.16)
@@ -122,7 +122,9 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     _arrow(ax, (0.878, y_top), (0.93, y_top))
     ax.text(0.935, y_top, "out", ha="left", va="center", fontsize=9)
     ax.text(0.935, y_top - 0.15, s["out"], ha="left", va="top", fontsize=8, family="monospace")
-    ax.text(0.5, 0.98, "one head: $n$ queries attend to $m$ keys", ha="center", va="top", fontsize=9)
+    ax.text(
+        0.5, 0.98, "one head: $n$ queries attend to $m$ keys", ha="center", va="top", fontsize=9
+    )
     return fig
 
 
@@ -307,8 +309,8 @@ def scale_roles(alpha: float = 0.5, d_k: int = 64, lr: float = 1.0) -> Figure:
     ax.set_xlim(0.02, 50)
     ax.set_ylim(5e-6, 2e4)
     ax.minorticks_off()
-    ax.set_xlabel("initial logit spread (sd), where training starts")
-    ax.set_ylabel("logit change per SGD step")
+    ax.set_xlabel("initial logit spread (sd): where training starts")
+    ax.set_ylabel("logit change per SGD step (× reference)")
     ax.set_title(f"exponent {alpha:g}, $d_k$ = {d_k}, learning rate × {lr:g}", fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     return fig
