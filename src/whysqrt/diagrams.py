@@ -203,7 +203,8 @@ def geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> Figure:
     table = geometry_table(DK_GRID, n, seed)
     cos = _cosines(d_k, table.n, seed)[1]
     fig, (ax_h, ax_s) = new_figure(2)
-    ax_h.hist(cos, bins=np.linspace(-1, 1, 161), color=COLORS["scaled"], alpha=0.6, density=True)
+    dens, edges = np.histogram(cos, bins=np.linspace(-1, 1, 161), density=True)
+    ax_h.stairs(dens, edges, fill=True, color=COLORS["scaled"], alpha=0.6)  # one artist, fast
     for sign in (-1, 1):
         ax_h.axvline(sign / np.sqrt(d_k), color=COLORS["theory"], lw=1, ls="--")
     ax_h.set_xlim(-1, 1)
