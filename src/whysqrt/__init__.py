@@ -16,6 +16,7 @@ Modules:
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
 * :mod:`whysqrt.practice` - log n scaling, QK-norm, PyTorch's default init (modern-practice)
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
+* :mod:`whysqrt.diagrams` - the data flow, the geometry of q·k, the failure modes (in-brief)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
@@ -27,6 +28,7 @@ Modules:
 
 from . import (
     audit,
+    diagrams,
     experiments,
     heads,
     interactive,
@@ -64,6 +66,7 @@ __all__ = [
     "DK_GRID",
     "audit",
     "attention_scores",
+    "diagrams",
     "dot_product_samples",
     "entropy",
     "experiments",

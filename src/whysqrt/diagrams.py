@@ -1,0 +1,328 @@
+"""Pictures of the mechanism: the data flow, the geometry of q·k, the two failure modes.
+
+Used by the ``in-brief`` chapter (and its data-flow diagram by ``dk-sizing``) and by
+``synthesis``:
+
+* :func:`attention_dataflow` - Q, K, V -> QK^T -> / sqrt(d_k) -> mask -> softmax -> ·V,
+  with the shape of every intermediate;
+* :func:`geometry_table` and :func:`geometry_figure` - q·k = |q| |k| cos(theta): the
+  norms grow like sqrt(d_k), cos(theta) of random vectors shrinks like 1/sqrt(d_k);
+* :func:`failure_mode` - one query's softmax weights with the logits divided by
+  d_k**alpha (alpha = 0: too sharp, alpha = 1: too flat) against the sqrt(d_k) scale;
+* :func:`scale_roles` - where a model starts (initial logit spread) and how far one SGD
+  step moves its logits, as functions of the exponent, d_k and the learning rate.
+
+Every figure function is pure (parameters in, a new Figure out) and has a
+``describe_*`` companion that returns its alt text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from . import _validate as v
+from .experiments import DK_GRID
+from .numerics import entropy, softmax
+from .plots import COLORS, new_figure
+from .sharpness import draw_weights
+
+__all__ = [
+    "attention_dataflow",
+    "describe_attention_dataflow",
+    "GeometryTable",
+    "geometry_table",
+    "geometry_figure",
+    "describe_geometry_figure",
+    "failure_row",
+    "failure_mode",
+    "describe_failure_mode",
+    "scale_roles",
+    "describe_scale_roles",
+]
+
+
+# -- the data flow ------------------------------------------------------------
+def _dim(name: str, value, symbol: str) -> str:
+    return symbol if value is None else str(v.positive_int(name, value))
+
+
+def _dataflow_shapes(n, m, d_k, d_v) -> dict[str, str]:
+    n_, m_ = _dim("n", n, "n"), _dim("m", m, "m")
+    dk_, dv_ = _dim("d_k", d_k, "d_k"), _dim("d_v", d_v, "d_v")
+    nm = f"{n_}×{m_}"
+    return {
+        "Q": f"{n_}×{dk_}",
+        "K": f"{m_}×{dk_}",
+        "V": f"{m_}×{dv_}",
+        "QK^T": nm,
+        "scale": nm,
+        "mask": nm,
+        "softmax": nm,
+        "out": f"{n_}×{dv_}",
+    }
+
+
+def _box(ax, x, y, text, shape, color, w=0.112, h=0.2):
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.01",
+            facecolor=color,
+            edgecolor="black",
+            lw=0.8,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=9)
+    ax.text(x, y - h / 2 - 0.05, shape, ha="center", va="top", fontsize=8, family="monospace")
+
+
+def _arrow(ax, start, end):
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1.0})
+
+
+def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
+    """Data-flow diagram of scaled dot-product attention with the shape of every step.
+
+    ``n`` queries and ``m`` keys; leave a size ``None`` to label it symbolically
+    (``n``, ``m``, ``d_k``, ``d_v``) or pass a positive integer to print numbers.
+    """
+    s = _dataflow_shapes(n, m, d_k, d_v)
+    fig = Figure(figsize=(6.4, 2.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    inputs, ops = "#E8F1FA", "#FFF4E0"
+    y_top, y_bot = 0.68, 0.22
+    _box(ax, 0.065, 0.86, "Q", s["Q"], inputs, w=0.09, h=0.16)
+    _box(ax, 0.065, 0.5, "K", s["K"], inputs, w=0.09, h=0.16)
+    _box(ax, 0.065, y_bot, "V", s["V"], inputs, w=0.09, h=0.16)
+    steps = [
+        (0.22, "$QK^\\top$", s["QK^T"]),
+        (0.37, "$\\div\\sqrt{d_k}$", s["scale"]),
+        (0.52, "mask\n(optional)", s["mask"]),
+        (0.67, "softmax\nover keys", s["softmax"]),
+        (0.82, "$\\cdot\\, V$", ""),
+    ]
+    for x, text, shape in steps:
+        _box(ax, x, y_top, text, shape, ops)
+    _arrow(ax, (0.112, 0.84), (0.163, y_top + 0.04))
+    _arrow(ax, (0.112, 0.52), (0.163, y_top - 0.04))
+    for (x0, *_), (x1, *_) in zip(steps, steps[1:]):
+        _arrow(ax, (x0 + 0.058, y_top), (x1 - 0.058, y_top))
+    ax.plot([0.112, 0.82], [y_bot, y_bot], color="black", lw=1.0)
+    _arrow(ax, (0.82, y_bot), (0.82, y_top - 0.1))
+    _arrow(ax, (0.878, y_top), (0.93, y_top))
+    ax.text(0.935, y_top, "out", ha="left", va="center", fontsize=9)
+    ax.text(0.935, y_top - 0.15, s["out"], ha="left", va="top", fontsize=8, family="monospace")
+    ax.text(
+        0.5, 0.98, "one head: $n$ queries attend to $m$ keys", ha="center", va="top", fontsize=9
+    )
+    return fig
+
+
+def describe_attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> str:
+    """Alt text for :func:`attention_dataflow` with the same sizes."""
+    s = _dataflow_shapes(n, m, d_k, d_v)
+    return (
+        f"Data-flow diagram of scaled dot-product attention: queries Q ({s['Q']}) and keys K "
+        f"({s['K']}) are multiplied into scores QK transposed ({s['QK^T']}), divided by the square "
+        f"root of d_k, optionally masked, and passed through a softmax over the keys, row by row "
+        f"({s['softmax']}); the weights multiply the values V ({s['V']}) into the output ({s['out']})."
+    )
+
+
+# -- the geometry of q·k --------------------------------------------------------
+@dataclass(frozen=True)
+class GeometryTable:
+    """Per d_k: mean norm |q|, root-mean-square cos(theta) and standard deviation of q·k."""
+
+    d_k: np.ndarray
+    norm: np.ndarray
+    cos_rms: np.ndarray
+    dot_sd: np.ndarray
+    n: int
+
+    def at(self, d_k: int) -> dict[str, float]:
+        """The three statistics at one ``d_k`` of the table."""
+        i = np.flatnonzero(self.d_k == d_k)
+        if i.size == 0:
+            raise ValueError(f"d_k must be one of {self.d_k.tolist()}, got {d_k!r}")
+        i = int(i[0])
+        return {
+            "norm": float(self.norm[i]),
+            "cos_rms": float(self.cos_rms[i]),
+            "dot_sd": float(self.dot_sd[i]),
+        }
+
+
+@lru_cache(maxsize=64)
+def _cosines(d_k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([seed, d_k])
+    q, k = rng.standard_normal((2, n, d_k))
+    nq, nk = np.linalg.norm(q, axis=1), np.linalg.norm(k, axis=1)
+    dots = np.einsum("ij,ij->i", q, k)
+    out = (nq, dots / (nq * nk), dots)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def geometry_table(d_ks=DK_GRID, n: int = 2000, seed: int = 0) -> GeometryTable:
+    """Seeded samples of q·k = |q| |k| cos(theta) for standard normal q, k at every ``d_ks``."""
+    d_ks = v.positive_int_list("d_ks", d_ks)
+    n = v.positive_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be at least 2 to estimate a spread, got {n}")
+    rows = [_cosines(int(d), n, seed) for d in d_ks]
+    return GeometryTable(
+        d_k=np.asarray(d_ks, dtype=int),
+        norm=np.array([r[0].mean() for r in rows]),
+        cos_rms=np.array([np.sqrt(np.mean(r[1] ** 2)) for r in rows]),
+        dot_sd=np.array([r[2].std(ddof=1) for r in rows]),
+        n=n,
+    )
+
+
+def geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> Figure:
+    """Left: histogram of cos(theta) at ``d_k``. Right: |q|, rms cos(theta), sd(q·k) against d_k.
+
+    The right panel has the reference lines sqrt(d_k) and 1/sqrt(d_k) and marks ``d_k``,
+    which must be one of ``DK_GRID``.
+    """
+    d_k = v.positive_int("d_k", d_k)
+    if d_k not in DK_GRID:
+        raise ValueError(f"d_k must be one of {list(DK_GRID)}, got {d_k}")
+    table = geometry_table(DK_GRID, n, seed)
+    cos = _cosines(d_k, table.n, seed)[1]
+    fig, (ax_h, ax_s) = new_figure(2)
+    dens, edges = np.histogram(cos, bins=np.linspace(-1, 1, 161), density=True)
+    ax_h.stairs(dens, edges, fill=True, color=COLORS["scaled"], alpha=0.6)  # one artist, fast
+    for sign in (-1, 1):
+        ax_h.axvline(sign / np.sqrt(d_k), color=COLORS["theory"], lw=1, ls="--")
+    ax_h.set_xlim(-1, 1)
+    ax_h.set_ylim(0, 14)
+    ax_h.set_xlabel(r"$\cos\theta$ between random $q$ and $k$")
+    ax_h.set_ylabel("density")
+    ax_h.set_title(f"$d_k$ = {d_k}: dashed lines at $\\pm 1/\\sqrt{{d_k}}$", fontsize=10)
+    d = table.d_k
+    ax_s.loglog(d, np.sqrt(d), color=COLORS["theory"], lw=0.8, ls="--", label=r"$\sqrt{d_k}$")
+    ax_s.loglog(d, 1 / np.sqrt(d), color=COLORS["theory"], lw=0.8, ls=":", label=r"$1/\sqrt{d_k}$")
+    ax_s.loglog(d, table.norm, "o", color=COLORS["unscaled"], ms=4, label=r"mean $\|q\|$")
+    ax_s.loglog(d, table.dot_sd, "s", color="#009E73", ms=4, mfc="none", label=r"sd of $q\cdot k$")
+    ax_s.loglog(d, table.cos_rms, "^", color=COLORS["scaled"], ms=4, label=r"rms $\cos\theta$")
+    ax_s.axvline(d_k, color="grey", lw=3, alpha=0.3)
+    ax_s.minorticks_off()
+    ax_s.set_xticks([1, 4, 16, 64, 256, 1024], labels=["1", "4", "16", "64", "256", "1024"])
+    ax_s.set_xlabel("$d_k$")
+    ax_s.set_title(r"$q\cdot k = \|q\|\,\|k\|\cos\theta$", fontsize=10)
+    ax_s.legend(fontsize=7, frameon=False, loc="upper left")
+    return fig
+
+
+def describe_geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> str:
+    """Alt text for :func:`geometry_figure` at the same parameters."""
+    d_k = v.positive_int("d_k", d_k)
+    row = geometry_table(DK_GRID, n, seed).at(d_k)
+    return (
+        f"Left, a histogram of the cosine between random query and key vectors with d_k = {d_k}, "
+        f"concentrated within one over the square root of d_k of zero (root mean square "
+        f"{row['cos_rms']:.3f}). Right, on log-log axes against d_k from 1 to 1024: the mean norm "
+        f"of q and the spread of q·k follow the square root of d_k (here {row['norm']:.2f} and "
+        f"{row['dot_sd']:.2f}), and the typical cosine follows one over it."
+    )
+
+
+# -- the two failure modes -----------------------------------------------------
+def failure_row(alpha: float, d_k: int = 256, n_keys: int = 16, seed: int = 0) -> np.ndarray:
+    """Softmax weights of one seeded query against ``n_keys`` keys, logits q·k / d_k**alpha."""
+    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
+    d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
+    rng = np.random.default_rng([seed, d_k])
+    q, k = rng.standard_normal(d_k), rng.standard_normal((n_keys, d_k))
+    return softmax((k @ q) * d_k**-alpha)
+
+
+def _alpha_name(alpha: float) -> str:
+    return {0.0: "no scale", 0.5: "1/√d_k", 1.0: "1/d_k"}.get(alpha, f"1/d_k^{alpha:g}")
+
+
+def failure_mode(alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0) -> Figure:
+    """One query's weights with logits q·k / d_k**alpha (bars) and with / sqrt(d_k) (outline)."""
+    p = failure_row(alpha, d_k, n_keys, seed)
+    ref = failure_row(0.5, d_k, n_keys, seed)
+    fig, (ax,) = new_figure(figsize=(6.4, 2.4))
+    color = COLORS["unscaled"] if alpha < 0.5 else "#CC79A7"
+    draw_weights(ax, p, color, f"logits $q\\cdot k$ × {_alpha_name(alpha)}, $d_k$ = {d_k}")
+    ax.step(np.arange(1, len(ref) + 1), ref, where="mid", color=COLORS["scaled"], lw=1.2)
+    ax.plot([], [], color=COLORS["scaled"], label=r"same query, $\div\sqrt{d_k}$")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    return fig
+
+
+def describe_failure_mode(
+    alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0
+) -> str:
+    """Alt text for :func:`failure_mode` at the same parameters."""
+    p = failure_row(alpha, d_k, n_keys, seed)
+    ref = failure_row(0.5, d_k, n_keys, seed)
+    return (
+        f"Bar chart of one query's softmax weights over {n_keys} keys at d_k = {d_k} with "
+        f"{_alpha_name(alpha).replace('√d_k', 'square root of d_k')}: largest weight "
+        f"{p.max():.3f}, entropy {entropy(p):.2f} nats (uniform {np.log(n_keys):.2f}); an outline "
+        f"shows the same query divided by the square root of d_k (largest weight {ref.max():.3f})."
+    )
+
+
+# -- the two roles of the scale (synthesis) ------------------------------------
+def _roles(alpha, d_k, lr) -> tuple[float, float, float, float]:
+    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
+    d_k = v.positive_int("d_k", d_k)
+    lr = v.finite_float("lr", lr, positive=True)
+    return alpha, d_k, d_k ** (0.5 - alpha), lr * d_k ** (1 - 2 * alpha)
+
+
+def scale_roles(alpha: float = 0.5, d_k: int = 64, lr: float = 1.0) -> Figure:
+    """Initial logit spread d_k**(1/2 - alpha) against logit step lr * d_k**(1 - 2 alpha).
+
+    Both in units of their value for alpha = 1/2 and lr = 1; trails show alpha = 0,
+    1/2, 1 over d_k = 1 ... 1024 at this learning rate.
+    """
+    alpha, d_k, spread, step = _roles(alpha, d_k, lr)
+    fig, (ax,) = new_figure()
+    ax.axvspan(1e-3, 0.3, color="#CC79A7", alpha=0.12)
+    ax.axvspan(3, 1e3, color=COLORS["unscaled"], alpha=0.12)
+    ax.text(0.08, 1e3, "starts too flat", fontsize=8, ha="center")
+    ax.text(12, 1e3, "starts too sharp", fontsize=8, ha="center")
+    d = np.asarray(DK_GRID, dtype=float)
+    for a, col in ((0.0, COLORS["unscaled"]), (0.5, COLORS["scaled"]), (1.0, "#CC79A7")):
+        ax.loglog(d ** (0.5 - a), lr * d ** (1 - 2 * a), ".-", color=col, lw=1, ms=4, alpha=0.7)
+        ax.plot([], [], color=col, label=f"{_alpha_name(a)}, $d_k$ = 1 … 1024")
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.loglog([spread], [step], "o", color="black", ms=8, label="chosen setting")
+    ax.set_xlim(0.02, 50)
+    ax.set_ylim(5e-6, 2e4)
+    ax.minorticks_off()
+    ax.set_xlabel("initial logit spread (sd): where training starts")
+    ax.set_ylabel("logit change per SGD step (× reference)")
+    ax.set_title(f"exponent {alpha:g}, $d_k$ = {d_k}, learning rate × {lr:g}", fontsize=10)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return fig
+
+
+def describe_scale_roles(alpha: float = 0.5, d_k: int = 64, lr: float = 1.0) -> str:
+    """Alt text for :func:`scale_roles` at the same parameters."""
+    alpha, d_k, spread, step = _roles(alpha, d_k, lr)
+    return (
+        f"Log-log plane of initial logit spread against logit change per step. Logits divided by "
+        f"d_k to the power {alpha:g}, d_k = {d_k}, learning rate {lr:g} times the reference: the "
+        f"model starts at spread {spread:.3g} and one step moves the logits {step:.3g} times as far "
+        f"as the reference. Lines trace each exponent (0, one half, 1) as d_k runs from 1 to 1024."
+    )
