@@ -159,3 +159,16 @@ WORDS_BEFORE_EDITORIAL_PASS = 19_050
 def test_the_book_grows_by_at_most_ten_percent():
     words = sum(len(p.read_text(encoding="utf-8").split()) for p in (ROOT / "book").glob("*.md"))
     assert words <= 1.10 * WORDS_BEFORE_EDITORIAL_PASS, f"{words} words in book/*.md"
+
+
+def test_every_slider_says_what_to_look_for():
+    """Each ``ws.interact(...)`` call in a notebook passes a ``look_for`` sentence."""
+    missing = []
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            src = "".join(cell["source"])
+            for call in re.split(r"(?=ws\.interact\()", src)[1:]:
+                if not re.search(r"look_for\s*=\s*\S", call):
+                    missing.append(nb_path.name)
+    assert missing == []
