@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from . import _validate as v
 from .numerics import logsumexp
 from .plots import COLORS, new_figure, note
+from .training import adam_update
 
 __all__ = [
     "log_n_multiplier",
@@ -475,11 +476,8 @@ def qk_train(
         )
         loss[step - 1], max_logit[step - 1] = out[0], np.abs(out[3]).max()
         for i, grad in enumerate(out[1:3]):
-            m1[i] = 0.9 * m1[i] + 0.1 * grad
-            m2[i] = 0.999 * m2[i] + 0.001 * grad**2
-            params[i] -= (
-                lr * (m1[i] / (1 - 0.9**step)) / (np.sqrt(m2[i] / (1 - 0.999**step)) + 1e-8)
-            )
+            update, m1[i], m2[i] = adam_update(grad, m1[i], m2[i], step, lr)
+            params[i] += update
     return QKRun(bool(qk_norm), loss, max_logit)
 
 
