@@ -62,21 +62,27 @@ SLIDERS = {
     ),
     "online-softmax": (
         ws.overflow.online_softmax_figure,
-        {"block_size": (1, 2, 3, 4, 5, 6, 8, 11, 16, 32)},
-        {"block_size": 4},
+        {"step": (1, 2, 3, 4, 5, 6)},
+        {"step": 1},
         ws.overflow.describe_online_softmax_figure,
     ),
     "weights-bars": (
         ws.sharpness.weights_bars,
-        {"d_k": (1, 8, 64, 512), "scaled": [False, True], "n_keys": (8, 32)},
+        {"d_k": (1, 8, 64, 512), "scaled": [False, True], "n_keys": (8, 64, 1024)},
         {"d_k": 64, "n_keys": 8},
         ws.sharpness.describe_weights_bars,
     ),
-    "softmax-experiment": (
-        ws.audit.softmax_experiment,
-        {"d_k": (5, 10, 20, 50, 100, 200, 500), "scaled": [False, True]},
-        {"d_k": 100},
-        ws.audit.describe_softmax_experiment,
+    "geometry": (
+        ws.diagrams.geometry_figure,
+        {"d_k": ws.DK_GRID},
+        {"d_k": 64},
+        ws.diagrams.describe_geometry_figure,
+    ),
+    "scale-roles": (
+        ws.diagrams.scale_roles,
+        {"alpha": (0.0, 0.5, 1.0), "d_k": (16, 256, 1024), "lr": (0.01, 0.1, 1.0)},
+        {"alpha": 0.5, "d_k": 256, "lr": 0.1},
+        ws.diagrams.describe_scale_roles,
     ),
     "histogram": (
         ws.plots.dot_product_histogram,
