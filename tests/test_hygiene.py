@@ -172,3 +172,16 @@ def test_every_slider_says_what_to_look_for():
                 if not re.search(r"look_for\s*=\s*\S", call):
                     missing.append(nb_path.name)
     assert missing == []
+
+
+def test_no_doc_role_to_a_chapter_whose_title_has_math():
+    """``{doc}`` prints a title's TeX source as text; link such chapters with Markdown instead."""
+    math_titles = [
+        p.stem
+        for p in (ROOT / "book").glob("*.md")
+        if "$" in p.read_text(encoding="utf-8").splitlines()[0]
+    ]
+    assert math_titles, "expected chapters with math in their titles"
+    pattern = re.compile(r"\{doc\}`(%s)`" % "|".join(map(re.escape, math_titles)))
+    bad = [p.name for p in (ROOT / "book").glob("*.md") if pattern.search(p.read_text("utf-8"))]
+    assert bad == []
