@@ -114,7 +114,7 @@ def _shutdown_kernels(url, token) -> None:
 
 
 def _controls(page):
-    """(figure index, control kind, locator) for every live control on the page."""
+    """(figure index, control kind, locator, label) for every live control on the page."""
     out = []
     boxes = page.locator(".jp-OutputArea-output .widget-vbox")
     for i in range(boxes.count()):
@@ -123,10 +123,12 @@ def _controls(page):
             continue
         sliders = box.locator(".widget-slider")
         for j in range(sliders.count()):
-            out.append((i, "slider", sliders.nth(j)))
-        checks = box.locator(".widget-checkbox input[type=checkbox]")
+            label = sliders.nth(j).locator(".widget-label").first.inner_text().strip()
+            out.append((i, "slider", sliders.nth(j), label or f"slider {j + 1}"))
+        checks = box.locator(".widget-checkbox")
         for j in range(checks.count()):
-            out.append((i, "checkbox", checks.nth(j)))
+            label = checks.nth(j).inner_text().strip()
+            out.append((i, "checkbox", checks.nth(j).locator("input").first, label or f"box {j + 1}"))
     return out
 
 
@@ -153,11 +155,10 @@ def bench_notebook(page, url, token, stem) -> dict:
     run_all = page.evaluate(RUN_ALL)
     result = {"run_all_s": run_all, "controls": {}}
     page.wait_for_timeout(100)
-    for fig, kind, control in _controls(page):
+    for fig, kind, control, label in _controls(page):
         box = page.locator(".jp-OutputArea-output .widget-vbox").nth(fig)
         img = box.locator("img").first
         control.scroll_into_view_if_needed()
-        label = control.locator("xpath=..").inner_text().split("\n")[0].strip() or kind
         times, missed = [], 0
         if kind == "checkbox":
             steps = [None, None]

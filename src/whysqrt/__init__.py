@@ -4,7 +4,7 @@ Every notebook imports the package one way::
 
     import whysqrt as ws
 
-and then uses ``ws.softmax``, ``ws.plots.dot_product_histogram``, ``ws.interact`` ...
+and then uses ``ws.softmax``, ``ws.plots.dot_product_histogram``, ``ws.interact``, ``ws.glue`` ...
 Modules:
 
 * :mod:`whysqrt.numerics` - softmax, attention scores, samples of q·k (validated input)
@@ -45,7 +45,7 @@ from . import (
     training,
 )
 from .experiments import DK_GRID
-from .interactive import figure, interact, math
+from .interactive import figure, glue, interact, math
 from .numerics import (
     attention_scores,
     dot_product_samples,
@@ -71,6 +71,7 @@ __all__ = [
     "entropy",
     "experiments",
     "figure",
+    "glue",
     "heads",
     "interact",
     "interactive",
