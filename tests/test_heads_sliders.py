@@ -4,18 +4,15 @@ The grids are read from the notebooks' own ``ws.interact(...)`` calls, so the te
 checks exactly the frames the book shows.
 """
 
-import ast
 import itertools
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import whysqrt as ws
+from notebook_sliders import notebook_sliders
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [
     "dk-sizing",
     "multi-head",
@@ -24,35 +21,21 @@ NOTEBOOKS = [
     "positional-encoding",
     "layernorm-vs-batchnorm",
 ]
-NOT_GRID = {"alt", "caption", "labels", "initial", "fixed", "look_for"}
 MAX_LABEL = 12  # characters a live-widget description shows without truncation
 
 
-def _interact_calls(stem):
-    cells = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"]
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        for node in ast.walk(ast.parse("".join(cell["source"]))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "interact"
-            ):
-                yield node
-
-
 def _sliders():
-    out = []
-    for stem in NOTEBOOKS:
-        for call in _interact_calls(stem):
-            kw = {k.arg: k.value for k in call.keywords}
-            func = eval(compile(ast.Expression(call.args[0]), stem, "eval"), {"ws": ws})
-            alt = eval(compile(ast.Expression(kw["alt"]), stem, "eval"), {"ws": ws})
-            grid = {n: ast.literal_eval(e) for n, e in kw.items() if n not in NOT_GRID}
-            literal = {n: ast.literal_eval(kw[n]) for n in ("labels", "look_for") if n in kw}
-            out.append(pytest.param(stem, func, alt, grid, literal, id=f"{stem}-{func.__name__}"))
-    return out
+    return [
+        pytest.param(
+            sl.stem,
+            sl.func,
+            sl.alt,
+            sl.grid,
+            {"labels": sl.labels, "look_for": sl.look_for},
+            id=f"{sl.stem}-{sl.func.__name__}",
+        )
+        for sl in notebook_sliders(NOTEBOOKS)
+    ]
 
 
 SLIDERS = _sliders()
