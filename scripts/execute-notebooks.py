@@ -17,7 +17,9 @@ It sets ``WHYSQRT_STATIC_FRAMES=1`` for the kernels: the site's static sliders n
 every frame, a learner's kernel does not (see :mod:`whysqrt.interactive`).
 """
 
+import ast
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -93,9 +95,34 @@ class Worker(ExecutionWorkerLocalMProc):
         )
 
 
+def expected_cost(path: str) -> float:
+    """A rough execution cost, to start the longest notebooks first: half a unit per code
+    cell, four per frame its sliders draw for the site (most of a long notebook's time).
+    A grid that is not a literal tuple or list counts as 8 values."""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    cost = 0
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        cost += 0.5
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "interact":
+                frames = 1
+                for kw in node.keywords:
+                    if kw.arg not in NOT_GRID:
+                        value = kw.value
+                        frames *= len(value.elts) if isinstance(value, (ast.Tuple, ast.List)) else 8
+                cost += 4 * frames
+    return cost
+
+
+NOT_GRID = {"alt", "caption", "labels", "initial", "fixed", "look_for"}
+
+
 def run(cache, timeout: int) -> ExecutorRunResult:
-    """Execute every outdated notebook, WORKERS at a time, each as soon as one is free."""
-    records = cache.list_unexecuted()
+    """Execute every outdated notebook, WORKERS at a time, each as soon as one is free,
+    the most expensive first (so that no long notebook starts last)."""
+    records = sorted(cache.list_unexecuted(), key=lambda r: -expected_cost(r.uri))
     jobs = [ProcessData(r.pk, r.uri, cache, timeout, False) for r in records]
     with multiprocessing.Pool(WORKERS) as pool:
         results = list(pool.imap_unordered(Worker(), jobs, chunksize=1))

@@ -82,6 +82,7 @@ def dot_product_histogram(
         np.clip(x, -lim, lim),
         bins=bins,
         density=True,
+        histtype="stepfilled",  # one polygon, not 80 bars: a much cheaper frame
         color=COLORS[mode],
         alpha=0.55,
         label=f"{n:,} samples",

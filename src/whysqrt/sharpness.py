@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from . import _validate as v
@@ -252,10 +253,25 @@ def sweep_table(table: SharpnessTable, d_ks=(1, 64, 1024)):
 
 # -- figures ------------------------------------------------------------------
 def _bars(ax, y, color: str, alpha: float = 1.0) -> None:
-    """Bars for a few keys; thin lines for many (a thousand bar patches are slow to draw)."""
+    """Bars for a few keys; thin lines for many.
+
+    The bars are one collection of rectangles, not one patch each (``ax.bar``): the
+    same picture, drawn several times faster.
+    """
     x = np.arange(1, len(y) + 1)
     if len(y) <= 64:
-        ax.bar(x, y, color=color, alpha=alpha, width=0.8)
+        y = np.asarray(y, dtype=float)
+        verts = np.stack(
+            [
+                np.column_stack([x - 0.4, np.zeros_like(y)]),
+                np.column_stack([x - 0.4, y]),
+                np.column_stack([x + 0.4, y]),
+                np.column_stack([x + 0.4, np.zeros_like(y)]),
+            ],
+            axis=1,
+        )
+        ax.add_collection(PolyCollection(verts, facecolors=color, alpha=alpha, linewidths=0))
+        ax.autoscale_view()
     else:
         ax.vlines(x, 0, y, color=color, alpha=alpha, lw=max(0.3, 300 / len(y)))
 
