@@ -17,6 +17,8 @@ How each number is measured:
 * ``notebook_s`` / ``slider_ms``: the older in-kernel measure (nbclient; setting a
   control's value in the kernel), kept for comparison; it leaves out the browser.
 * ``largest_page_mb``: the biggest HTML file of the built site.
+* ``lab_slider_worst_control_p50_ms`` / ``..._p95_ms``: the worst single control (the
+  budget holds for every control, not only overall).
 
 Budgets (2-core machine, issue 12): cold build <= 45 s, rebuild with no change <= 8 s,
 live slider p50 <= 50 ms and p95 <= 120 ms, Run All <= 5 s for every notebook,
@@ -56,8 +58,24 @@ BUDGETS = {
     "rebuild_no_change_s": 8,
     "lab_slider_p50_ms": 50,
     "lab_slider_p95_ms": 120,
+    "lab_slider_worst_control_p50_ms": 50,
+    "lab_slider_worst_control_p95_ms": 120,
     "lab_run_all_max_s": 5,
     "largest_page_mb": 1.5,
+}
+#: How each budgeted number is measured (printed in the report next to it).
+HOW = {
+    "cold_build_s": "_build removed, then make book's two steps (execute-notebooks.py, "
+    "jupyter-book build), wall clock",
+    "rebuild_no_change_s": "the same two steps again, nothing changed",
+    "lab_slider_p50_ms": "JupyterLab in headless Chromium: key press -> new image painted, "
+    "median over every move of every live control (lab_bench.py)",
+    "lab_slider_p95_ms": "the same moves, 95th percentile",
+    "lab_slider_worst_control_p50_ms": "the largest per-control median",
+    "lab_slider_worst_control_p95_ms": "the largest per-control 95th percentile",
+    "lab_run_all_max_s": "JupyterLab Run All from a fresh kernel until every cell has run, "
+    "slowest notebook",
+    "largest_page_mb": "biggest HTML file of _build/html",
 }
 
 # Appended to each notebook after it has run: times every Interactive's live widget.
@@ -133,6 +151,9 @@ def main() -> int:
 
     report.update(lab_bench.summary(lab_bench.run()))
     report["lab_run_all_max_s"] = max(report["lab_run_all_s"].values(), default=0.0)
+    controls = report["lab_slider_controls"].values()
+    report["lab_slider_worst_control_p50_ms"] = max((c["p50_ms"] or 0 for c in controls), default=0)
+    report["lab_slider_worst_control_p95_ms"] = max((c["p95_ms"] for c in controls), default=0)
 
     html = ROOT / "_build" / "html"
     pages = {str(p.relative_to(html)): p.stat().st_size for p in html.rglob("*.html")}
@@ -143,23 +164,28 @@ def main() -> int:
 
     out = BUILD / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    lines = ["| measure | value | budget | status |", "|---|---|---|---|"]
+    lines = ["| measure | value | budget | status | how |", "|---|---|---|---|---|"]
     for key, budget in BUDGETS.items():
         ok = "ok" if report[key] <= budget else "MISSED"
-        lines.append(f"| {key} | {report[key]:.2f} | {budget} | {ok} |")
+        lines.append(f"| {key} | {report[key]:.2f} | {budget} | {ok} | {HOW[key]} |")
+    report["budgets_met"] = all(report[k] <= b for k, b in BUDGETS.items())
+    (out / "report.json").write_text(json.dumps(report, indent=2))
     lines.append(
-        f"| rebuild_one_chapter_touched_s | {report['rebuild_one_chapter_touched_s']:.2f} | | |"
+        f"| rebuild_one_chapter_touched_s | {report['rebuild_one_chapter_touched_s']:.2f} | | | |"
     )
-    lines.append(f"| largest page | {biggest} | | |")
-    lines.append(f"| site_mb | {report['site_mb']:.1f} | | |")
+    lines.append(f"| largest page | {biggest} | | | |")
+    lines.append(f"| site_mb | {report['site_mb']:.1f} | | | |")
     lines += ["", "| notebook | execution s |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["notebook_s"].items()]
     lines += ["", "| notebook | Run All in JupyterLab, s |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["lab_run_all_s"].items()]
-    lines += ["", "| live control in JupyterLab | moves | p50 ms | p95 ms |", "|---|---|---|---|"]
     lines += [
-        f"| {k} | {v['moves']} | {v['p50_ms'] or 0:.0f} | {v['p95_ms']:.0f} |"
+        "",
+        "| live control in JupyterLab | moves | p50 ms | p95 ms | no new image |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v['moves']} | {v['p50_ms'] or 0:.0f} | {v['p95_ms']:.0f} | {v['no_new_image']} |"
         for k, v in report["lab_slider_controls"].items()
     ]
     lines += [
@@ -175,7 +201,9 @@ def main() -> int:
     (out / "report.md").write_text(text)
     print(text)
     print("lab_slider_*: key press -> new image painted in JupyterLab (headless Chromium),")
-    print("every value of every live control visited, first visits included; see lab_bench.py.")
+    print("every value of every live control visited, first visits included; the learner")
+    print(f"starts {lab_bench.READ_MS} ms after Run All and pauses {lab_bench.THINK_MS} ms")
+    print("between moves; see lab_bench.py.")
     return 0
 
 

@@ -592,11 +592,14 @@ def head_maps(
             continue
         ax.imshow(weights[i], vmin=0, vmax=1, cmap="Blues")
         ax.set_title(f"head {i + 1} (d_k = {32 // h})", fontsize=9)
-        ax.set_xticks(range(length), labels, fontsize=6)
-        ax.set_yticks(range(length), labels, fontsize=6)
-        if i % ncols == 0:
+        # token labels on the outer edge only: every map shows the same sequence
+        bottom, left = i + ncols >= h, i % ncols == 0
+        ax.set_xticks(range(length), labels if bottom else [], fontsize=6)
+        ax.set_yticks(range(length), labels if left else [], fontsize=6)
+        if left:
             ax.set_ylabel("query token", fontsize=8)
-        ax.set_xlabel("key token", fontsize=8)
+        if bottom:
+            ax.set_xlabel("key token", fontsize=8)
     return fig
 
 

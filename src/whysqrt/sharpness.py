@@ -84,10 +84,19 @@ def random_logits(
     n_keys = v.positive_int("n_keys", n_keys)
     n_rows = v.positive_int("n_rows", n_rows)
     factor = v.finite_float("factor", factor, nonneg=True)
+    return factor * _dot_products(d_k, n_keys, n_rows, int(seed))
+
+
+@lru_cache(maxsize=64)
+def _dot_products(d_k: int, n_keys: int, n_rows: int, seed: int) -> np.ndarray:
+    """q·k_j for :func:`random_logits`, drawn once per arguments (the chapter and its
+    sliders ask for the same draws again); read-only, so no caller can change it."""
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((n_rows, 1, d_k))
     k = rng.standard_normal((n_rows, n_keys, d_k))
-    return factor * np.einsum("rid,rjd->rj", q, k)
+    out = np.einsum("rid,rjd->rj", q, k)
+    out.flags.writeable = False
+    return out
 
 
 def jacobian_norms(p) -> np.ndarray:
