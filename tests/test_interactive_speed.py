@@ -146,3 +146,42 @@ def test_frames_do_not_depend_on_the_order_they_are_drawn():
     a = [it1.png(**p) for p in grid]
     b = [it2.png(**p) for p in reversed(grid)][::-1]
     assert a == b
+
+
+def test_prefetch_takes_every_figure_one_step_before_any_figure_two():
+    """Round robin by distance: after Run All, each slider's neighbours come first."""
+    a, _ = _counting()
+    b, _ = _counting()
+    pf = ws.interactive._Prefetcher()
+    pf._thread, pf._hooked = object(), True  # queue only: no thread draws
+    a.png(**a.start()), b.png(**b.start())  # shown, as a widget's first frame is
+    pf.want(a, a.start())
+    pf.want(b, b.start())
+    # (is a?, place in its figure's nearest-first list): the n-th frames of both figures
+    # come before either figure's (n+1)-th, the newest request first between the two
+    order = [(inter is a, place) for place, _, inter, _ in sorted(pf._queue)]
+    assert order == [(owner, n) for n in range(1, 6) for owner in (False, True)]
+    pf.want(a, {"d_k": 64, "scaled": False})  # a moved: its old requests are replaced
+    assert sum(inter is a for *_, inter, _ in pf._queue) == 5
+
+
+def test_a_shared_renderer_draws_the_same_picture_as_a_fresh_one():
+    import io
+
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    def pixels(canvas_cls, **params):
+        fig = ws.plots.dot_product_histogram(**params)
+        fig.set_dpi(ws.interactive.DPI)
+        canvas = canvas_cls(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+
+    for params in ({"d_k": 4}, {"d_k": 64, "scaled": True}, {"d_k": 4}):
+        shared = pixels(ws.interactive._SharedCanvas, **params)
+        fresh = pixels(FigureCanvasAgg, **params)
+        assert np.array_equal(shared, fresh), params
+    png = ws.interactive._savefig(ws.plots.dot_product_histogram(d_k=8))
+    assert Image.open(io.BytesIO(png)).mode == "P"  # one 128-colour encode

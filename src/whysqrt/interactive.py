@@ -488,9 +488,8 @@ class _Prefetcher:
     """One background thread that draws wanted frames while no cell is running.
 
     Each request replaces the previous one for the same Interactive: its frames,
-    nearest first. Frames are drawn by distance from the shown frame of each figure,
-    round robin over the figures (every figure's next step before any figure's second
-    step), the latest request first among equals. Drawing holds ``_DRAW_LOCK``, so it
+    nearest first. Frames are drawn round robin over the figures: every figure's n-th
+    nearest frame before any figure's (n+1)-th, the latest request first among equals. Drawing holds ``_DRAW_LOCK``, so it
     never overlaps a frame drawn by the kernel's main thread.
     """
 
@@ -531,9 +530,9 @@ class _Prefetcher:
         with self._cond:
             self._queue = [q for q in self._queue if q[2] is not inter]
             heapq.heapify(self._queue)  # a filtered heap need not be one
-            for dist, p in enumerate(inter.neighbours(params)):
+            for place, p in enumerate(inter.neighbours(params)):  # nearest first
                 if inter._tuple(p) not in inter._store:
-                    heapq.heappush(self._queue, (dist, rank, inter, p))
+                    heapq.heappush(self._queue, (place, rank, inter, p))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="whysqrt-prefetch", daemon=True
