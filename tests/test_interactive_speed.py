@@ -185,3 +185,18 @@ def test_a_shared_renderer_draws_the_same_picture_as_a_fresh_one():
         assert np.array_equal(shared, fresh), params
     png = ws.interactive._savefig(ws.plots.dot_product_histogram(d_k=8))
     assert Image.open(io.BytesIO(png)).mode == "P"  # one 128-colour encode
+
+
+def test_a_slider_moving_on_has_its_next_frames_drawn_first():
+    it, _ = _counting()
+    assert it.ahead({"d_k": 4, "scaled": False}, "d_k", 1) == [{"d_k": 64, "scaled": False}]
+    assert it.ahead({"d_k": 4, "scaled": False}, "d_k", 64) == [{"d_k": 1, "scaled": False}]
+    assert it.ahead({"d_k": 64, "scaled": False}, "d_k", 4) == []  # at the end
+    other, _ = _counting()
+    pf = ws.interactive._Prefetcher()
+    pf._thread, pf._hooked = object(), True
+    other.png(**other.start()), it.png(**it.start())
+    pf.want(other, other.start())
+    pf.want(it, it.start(), lead=it.ahead(it.start(), "d_k", 1))
+    first = min(pf._queue)
+    assert first[2] is it and first[3] == {"d_k": 64, "scaled": False}

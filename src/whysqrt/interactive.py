@@ -265,6 +265,15 @@ class Interactive:
         points.sort(key=lambda idx: (sum(abs(i - j) for i, j in zip(idx, at)), idx))
         return [{n: self.grid[n][i] for n, i in zip(names, idx)} for idx in points]
 
+    def ahead(self, params: dict, name: str, came_from, n: int = 2) -> list[dict]:
+        """The next ``n`` frames if control ``name`` keeps moving the way it just moved
+        (from ``came_from`` to ``params[name]``): a slider is mostly dragged onwards."""
+        values = self.grid[name]
+        i, j = values.index(params[name]), values.index(came_from)
+        step = (i > j) - (i < j)
+        ks = [i + step * s for s in range(1, n + 1)]
+        return [{**params, name: values[k]} for k in ks if step and 0 <= k < len(values)]
+
     # -- static slider -------------------------------------------------------
     def _uid(self) -> str:
         key = json.dumps(
@@ -404,12 +413,17 @@ class Interactive:
         if prefetch is None:
             prefetch = _in_kernel()
 
-        def update(_change=None):
+        names = {id(c): n for n, c in controls.items()}
+
+        def update(change=None):
             params = {n: c.value for n, c in controls.items()}
             png, text = self._frame(params)
             image.value, image.description = png, text
             if prefetch:
-                _PREFETCH.want(self, params)
+                lead = []
+                if change is not None and not _is_bool(self.grid[names[id(change.owner)]]):
+                    lead = self.ahead(params, names[id(change.owner)], change.old)
+                _PREFETCH.want(self, params, lead)
 
         for c in controls.values():
             c.observe(update, names="value")
@@ -524,13 +538,17 @@ class _Prefetcher:
         with self._cond:
             self._cond.notify()
 
-    def want(self, inter: Interactive, params: dict) -> None:
+    def want(self, inter: Interactive, params: dict, lead: list[dict] = ()) -> None:
+        """Queue the frames around ``params``; ``lead`` (the frames the learner is
+        heading for) before every other figure's and this figure's other frames."""
         self._hook()
         rank = -next(self._order)  # newest request first
         with self._cond:
             self._queue = [q for q in self._queue if q[2] is not inter]
             heapq.heapify(self._queue)  # a filtered heap need not be one
-            for place, p in enumerate(inter.neighbours(params)):  # nearest first
+            ordered = list(enumerate(inter.neighbours(params)))  # nearest first
+            ordered += [(i - len(lead), p) for i, p in enumerate(lead)]
+            for place, p in ordered:
                 if inter._tuple(p) not in inter._store:
                     heapq.heappush(self._queue, (place, rank, inter, p))
             if self._thread is None:
