@@ -132,7 +132,9 @@ def _controls(page):
         checks = box.locator(".widget-checkbox")
         for j in range(checks.count()):
             label = checks.nth(j).inner_text().strip()
-            out.append((i, "checkbox", checks.nth(j).locator("input").first, label or f"box {j + 1}"))
+            out.append(
+                (i, "checkbox", checks.nth(j).locator("input").first, label or f"box {j + 1}")
+            )
     return out
 
 

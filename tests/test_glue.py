@@ -39,7 +39,7 @@ def test_same_output_as_myst_nb(value, display):
 
 
 def test_a_hidden_value_carries_the_record_prefix():
-    (data, _), = published(ws.glue, "k", 0.5, display=False)
+    ((data, _),) = published(ws.glue, "k", 0.5, display=False)
     assert set(data) == {ws.interactive.GLUE_PREFIX + "text/plain"}
 
 
