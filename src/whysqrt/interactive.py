@@ -23,8 +23,10 @@ only when the environment variable ``WHYSQRT_STATIC_FRAMES`` is set (the site bu
 it); a learner's kernel gets the first frame alone as its ``text/html`` fallback. Frames
 take the axes layout of the first frame (constrained layout is most of a frame's cost)
 unless a label would then stick out of the canvas (:func:`labels_outside`); that frame
-is laid out afresh. In a Jupyter kernel a background thread draws, while the kernel is
-idle, the frames one step away from the shown one first, then the rest.
+is laid out afresh. All frames of one size share one Agg renderer (its text and mathtext
+caches stay warm) and are encoded once, as a 128-colour PNG. In a Jupyter kernel a
+background thread draws, while no cell runs, the next frames in the direction a slider
+is moving, then every figure's nearest frames in turn.
 
 Used by every chapter.
 """
