@@ -345,9 +345,12 @@ class Interactive:
             i0 = vals.index(start[n])
             if _is_bool(vals):
                 checked = " checked" if start[n] else ""
+                # The frame keys hold grid indices, and a grid may list True first:
+                # the checkbox says which index "ticked" and "unticked" stand for.
                 controls.append(
                     f'<label class="ws-check" for="{cid}"><input type="checkbox" id="{cid}" '
-                    f'data-param="{html.escape(n)}"{checked}> {lab}</label>'
+                    f'data-param="{html.escape(n)}" data-on="{vals.index(True)}" '
+                    f'data-off="{vals.index(False)}"{checked}> {lab}</label>'
                 )
             else:
                 labels = json.dumps([_fmt(x) for x in vals])
