@@ -169,8 +169,9 @@ def test_every_static_control_means_what_the_live_widget_means(browser, slider_s
 
 @pytest.fixture(scope="module")
 def browser():
-    from test_site import CHROMIUM
     from playwright.sync_api import sync_playwright
+
+    from test_site import CHROMIUM
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])

@@ -64,7 +64,9 @@ def externalise(markup: str, prefix: str = "") -> tuple[str, dict[str, bytes]]:
         body = payload.group(1)
         # named by content too: a rebuilt page never reads an older build's frames
         path = f"{FOLDER}/{uid}-{hashlib.sha1(body.encode()).hexdigest()[:8]}.js"
-        files[path] = f"(window.wsFrames = window.wsFrames || {{}})[{json.dumps(uid)}] = {body};\n".encode()
+        files[path] = (
+            f"(window.wsFrames = window.wsFrames || {{}})[{json.dumps(uid)}] = {body};\n".encode()
+        )
         text = text[: payload.start()] + text[payload.end() :]
         attr = f' data-frames="{prefix}{path}"'
         return text[: fig_match.end()] + attr + text[fig_match.end() :]
