@@ -188,3 +188,61 @@ def test_no_doc_role_to_a_chapter_whose_title_has_math():
     pattern = re.compile(r"\{doc\}`(" + alternatives + ")`")
     bad = [p.name for p in (ROOT / "book").glob("*.md") if pattern.search(p.read_text("utf-8"))]
     assert bad == []
+
+
+#: Main chapters may name the five blog posts only in these pages (issue 21): the audit
+#: appendix, the landing page's credits and the bibliography.
+MAY_NAME_SOURCES = {"source-audit.md", "index.md", "references.md"}
+SOURCE_ID = re.compile(r"\bsources? 00\d", re.I)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name)
+def test_main_chapters_speak_as_a_reference_not_an_audit(path):
+    if path.name in MAY_NAME_SOURCES:
+        pytest.skip("the audit, the credits and the bibliography name the posts")
+    hits = [
+        f"line {n}: {line.strip()[:80]}"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SOURCE_ID.search(line)
+    ]
+    assert hits == [], "main chapter prose names a source post; link its audit row instead"
+
+
+#: A paragraph a reader can hold in mind (issue 21 asks for about 120 words).
+MAX_PARAGRAPH_WORDS = 130
+_MATH_OR_ROLE = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|\{[a-z:]+\}`[^`]*`|\]\([^)]*\)", re.S)
+
+
+def paragraphs(text: str) -> list[str]:
+    """The prose paragraphs of a MyST page: no code, no tables, no directive options;
+    each list item counts as its own paragraph; inline math and roles count as a word."""
+    text = re.sub(r"^(`{3,}|:{3,}).*?^\1\s*$", "", text, flags=re.S | re.M)  # fences
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in block.splitlines() if not ln.lstrip().startswith(("|", ":", "#"))]
+        items, cur = [], []
+        for ln in lines:
+            if re.match(r"\s*([-*+]|\d+\.)\s", ln) and cur:
+                items.append(" ".join(cur))
+                cur = []
+            cur.append(ln)
+        if cur:
+            items.append(" ".join(cur))
+        out += [_MATH_OR_ROLE.sub(" x ", it) for it in items if it.strip()]
+    return out
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name)
+def test_paragraphs_stay_short(path):
+    long = [
+        f"{len(p.split())} words: {p.strip()[:70]}…"
+        for p in paragraphs(path.read_text(encoding="utf-8"))
+        if len(p.split()) > MAX_PARAGRAPH_WORDS
+    ]
+    assert long == [], "split these into steps or a short list"
+
+
+def test_the_paragraph_check_counts_items_and_skips_code():
+    text = "intro " * 5 + "\n\n- " + "a " * 140 + "\n- b\n\n```python\n" + "x " * 500 + "\n```\n"
+    sizes = [len(p.split()) for p in paragraphs(text)]
+    assert sizes == [5, 141, 2]
