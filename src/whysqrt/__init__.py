@@ -14,6 +14,7 @@ Modules:
 * :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
 * :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
+* :mod:`whysqrt.longcontext` - long-context temperatures as deployed (YaRN, Qwen, Llama 4)
 * :mod:`whysqrt.practice` - log n scaling, QK-norm, PyTorch's default init (modern-practice)
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
 * :mod:`whysqrt.diagrams` - the data flow, the geometry of q·k, the failure modes (in-brief)
@@ -32,6 +33,7 @@ from . import (
     experiments,
     heads,
     interactive,
+    longcontext,
     normalization,
     numerics,
     overflow,
@@ -75,6 +77,7 @@ __all__ = [
     "heads",
     "interact",
     "interactive",
+    "longcontext",
     "log_softmax",
     "logsumexp",
     "math",
