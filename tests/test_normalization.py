@@ -121,6 +121,23 @@ def test_probe_spread_shrinks_with_batch_size_and_padding_shifts_unmasked():
     assert abs(padded.masked.mean() - 1.0) < 0.1  # population answer is (2.5 - 1.5) / 1
 
 
+def test_inference_value_is_one_number_for_every_frame():
+    # issue 17 point 12: the text and the slider's alt text quoted two inference values
+    values = {N.probe_outputs(b, p).inference for b in (2, 8, 16) for p in (0.0, 0.5)}
+    assert values == {N.inference_output()}
+    assert abs(N.inference_output() - 1.0) < 0.05  # population answer (2.5 - 1.5) / 1
+    assert f"{N.inference_output():.3f}" in N.describe_batch_size_plot(8, 0.5)
+    assert f"{N.inference_output():.3f}" in N.describe_batch_size_plot(64, 0.0)
+
+
+def test_expected_pad_share_matches_token_batch():
+    assert N.expected_pad_share(1, 0.5) == 0.0
+    assert N.expected_pad_share(16, 0.5) == pytest.approx(15 * 15 * 0.5 / 256)
+    rng = np.random.default_rng(0)
+    share = np.mean([1 - N.token_batch(rng, 16, 16, 2, 0.5)[1].mean() for _ in range(400)])
+    assert share == pytest.approx(N.expected_pad_share(16, 0.5), abs=0.01)
+
+
 def test_gain_scales_variance_by_fourth_power():
     t = N.qk_variance_after_layernorm(
         d_model=128, d_k=16, gains=(1.0, 2.0), n_weights=4, n_tokens=300
@@ -159,6 +176,9 @@ def test_figures_and_alt_text():
         (lambda: N.BatchNorm(3)(np.ones((2, 3)), training="no"), TypeError, "training"),
         (lambda: N.probe_outputs(0, 0.0), ValueError, "batch_size"),
         (lambda: N.probe_outputs(4, 1.5), ValueError, "pad_fraction"),
+        (lambda: N.expected_pad_share(0, 0.5), ValueError, "batch_size"),
+        (lambda: N.expected_pad_share(4, -0.1), ValueError, "pad_fraction"),
+        (lambda: N.inference_output(0), ValueError, "seq_len"),
         (lambda: N.qk_variance_after_layernorm(gains=(1.0, -1.0)), ValueError, "gains"),
         (lambda: N.qk_variance_after_layernorm(d_k=0), ValueError, "d_k"),
         (lambda: N.token_batch("rng", 2, 3, 4, 0.0), TypeError, "rng"),

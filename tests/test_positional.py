@@ -104,6 +104,15 @@ def test_rope_batched_shape():
         (lambda: P.shift_plot(-1, 16), ValueError, "k"),
         (lambda: P.shift_plot(1.5, 16), TypeError, "k"),
         (lambda: P.encoding_heatmap(15), ValueError, "d_model"),
+        (lambda: P.tensor2tensor_frequencies(2), ValueError, "d_model"),
+        (lambda: P.tensor2tensor_frequencies(8, min_timescale=0.0), ValueError, "min_timescale"),
+        (lambda: P.tensor2tensor_frequencies(8, max_timescale=0.5), ValueError, "max_timescale"),
+        (lambda: P.rope_mean_logit([0], 8, 1.5), ValueError, "rho"),
+        (lambda: P.rope_mean_logit([0], 7, 0.5), ValueError, "d_k"),
+        (lambda: P.rope_mean_logit([np.nan], 8, 0.5), ValueError, "offsets"),
+        (lambda: P.permutation_check(n=1), ValueError, "n"),
+        (lambda: P.permutation_check(seed=-1), ValueError, "seed"),
+        (lambda: P.rope_correlation_plot(rho=2.0), ValueError, "rho"),
     ],
 )
 def test_bad_input(call, exc, name):
@@ -119,3 +128,50 @@ def test_figures_and_alt_text():
     assert "16" in alt and f"{np.cos(5 * P.frequencies(16)).sum():.2f}" in alt
     assert "128 columns" in P.describe_encoding_heatmap(128, 50)
     assert isinstance(P.encoding_heatmap(16, 20), Figure)
+
+
+def test_tensor2tensor_frequencies_reach_max_timescale():
+    # get_timing_signal_1d: a geometric sequence from 1/min_timescale to exactly 1/max_timescale
+    f = P.tensor2tensor_frequencies(512)
+    assert f.size == 256
+    assert f[0] == pytest.approx(1.0)
+    assert 2 * math.pi / f[-1] == pytest.approx(2 * math.pi * 10000, rel=1e-12)
+    # d_model = 4: two timescales, 1 and 10000
+    np.testing.assert_allclose(P.tensor2tensor_frequencies(4), [1.0, 1e-4])
+    # the paper's formula does not reach it
+    assert P.wavelengths(512)[-1] < 2 * math.pi / f[-1]
+
+
+def test_rope_mean_logit_closed_form_and_monte_carlo():
+    d = 16
+    # offset 0: rho * sqrt(d_k); independent pair: 0 at every offset
+    assert P.rope_mean_logit([0], d, 0.5)[0] == pytest.approx(0.5 * math.sqrt(d))
+    np.testing.assert_allclose(P.rope_mean_logit([0, 3, 100], d, 0.0), 0.0)
+    rng = np.random.default_rng(0)
+    n = 40_000
+    q = rng.standard_normal((n, d))
+    k = 0.5 * q + math.sqrt(0.75) * rng.standard_normal((n, d))
+    for off in (0, 5, 300):
+        s = (P.rope_rotate(q, np.full(n, off)) * P.rope_rotate(k, np.zeros(n))).sum(1) / 4
+        se = s.std() / math.sqrt(n)
+        assert abs(s.mean() - P.rope_mean_logit([off], d, 0.5)[0]) < 5 * se
+
+
+def test_rope_mean_logit_review_numbers():
+    # issue 17, point 10: rho = 0.5, d_k = 128 -> 5.66 at distance 0, -0.30 at 4096
+    m = P.rope_mean_logit([0, 4096], 128, 0.5)
+    assert m[0] == pytest.approx(5.657, abs=1e-3)
+    assert m[1] == pytest.approx(-0.299, abs=1e-3)
+
+
+def test_permutation_check_invariance_vs_equivariance():
+    r = P.permutation_check(n=5, d_k=4, seed=3)
+    assert r["keys"] < 1e-12 and r["tokens"] < 1e-12
+    assert r["tokens-unpermuted"] > 1e-3
+
+
+def test_rope_correlation_plot_and_alt():
+    a, b = P.rope_correlation_plot(0.5, 128), P.rope_correlation_plot(0.25, 128)
+    assert isinstance(a, Figure) and png_bytes(a) != png_bytes(b)
+    alt = P.describe_rope_correlation_plot(0.5, 128)
+    assert "5.66" in alt and "-0.30" in alt and "4096" in alt

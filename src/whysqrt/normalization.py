@@ -40,6 +40,8 @@ __all__ = [
     "token_batch",
     "ProbeResult",
     "probe_outputs",
+    "inference_output",
+    "expected_pad_share",
     "GainTable",
     "qk_variance_after_layernorm",
     "batch_size_plot",
@@ -209,6 +211,38 @@ class ProbeResult:
 
 
 PROBE = np.array([2.5, 0.5, 1.0, 2.0, 1.5, 0.0, 3.0, 1.5])
+#: The training run whose running statistics every inference value uses (one model).
+TRAIN_BATCH_SIZE, TRAIN_STEPS, TRAIN_SEED = 16, 200, 12345
+
+
+def expected_pad_share(batch_size: int, pad_fraction: float, seq_len: int = 16) -> float:
+    """Expected share of padding positions in a batch drawn by :func:`token_batch`.
+
+    The first sequence has none; each of the other ``batch_size - 1`` loses
+    ``Binomial(seq_len - 1, pad_fraction)`` trailing tokens, so the share is
+    ``(batch_size - 1) * (seq_len - 1) * pad_fraction / (batch_size * seq_len)``.
+    """
+    b = v.positive_int("batch_size", batch_size)
+    p = v.in_range("pad_fraction", pad_fraction, 0.0, 1.0)
+    t = v.positive_int("seq_len", seq_len)
+    return (b - 1) * (t - 1) * p / (b * t)
+
+
+@lru_cache(maxsize=4)
+def inference_output(seq_len: int = 16) -> float:
+    """BatchNorm's inference-mode output for feature 0 of ``PROBE``: one number for one model.
+
+    The running statistics come from one training run (``TRAIN_STEPS`` masked steps, momentum
+    0.1, batches of ``TRAIN_BATCH_SIZE`` sequences without padding, seed ``TRAIN_SEED``), so
+    the inference value does not depend on the batches the probe is later evaluated in.
+    """
+    t = v.positive_int("seq_len", seq_len)
+    rng = np.random.default_rng(TRAIN_SEED)
+    bn = BatchNorm(PROBE.size)
+    for _ in range(TRAIN_STEPS):
+        x, mask = token_batch(rng, TRAIN_BATCH_SIZE, t, PROBE.size, 0.0)
+        bn(x, mask=mask)
+    return float(bn(PROBE[None, None, :], training=False)[0, 0, 0])
 
 
 @lru_cache(maxsize=64)
@@ -217,25 +251,25 @@ def probe_outputs(
 ) -> ProbeResult:
     """Put the fixed token ``PROBE`` first in ``n_batches`` random batches and record its outputs.
 
-    Running statistics come from ``n_batches`` masked training steps (momentum 0.1) on
-    the same kind of batches; the inference value uses them.
+    ``pad_fraction`` p: every sequence but the probe's loses Binomial(seq_len - 1, p) trailing
+    tokens to zero padding (see :func:`expected_pad_share`). The inference value is
+    :func:`inference_output`, the same for every batch size and padding.
     """
     b = v.positive_int("batch_size", batch_size)
     p = v.in_range("pad_fraction", pad_fraction, 0.0, 1.0)
     n = v.positive_int("n_batches", n_batches)
     rng = np.random.default_rng(seed)
     d = PROBE.size
-    bn, masked, unmasked = BatchNorm(d), np.empty(n), np.empty(n)
+    masked, unmasked = np.empty(n), np.empty(n)
     for r in range(n):
         x, mask = token_batch(rng, b, seq_len, d, p)
         x[0, 0] = PROBE
-        masked[r] = bn(x, mask=mask)[0, 0, 0]
+        masked[r] = BatchNorm(d)(x, mask=mask)[0, 0, 0]
         unmasked[r] = BatchNorm(d)(x)[0, 0, 0]
     masked.setflags(write=False)
     unmasked.setflags(write=False)
-    inference = float(bn(PROBE[None, None, :], training=False)[0, 0, 0])
     layer = float(layer_norm(PROBE)[0])
-    return ProbeResult(b, p, masked, unmasked, inference, layer)
+    return ProbeResult(b, p, masked, unmasked, inference_output(seq_len), layer)
 
 
 @dataclass(frozen=True)
@@ -259,11 +293,13 @@ def qk_variance_after_layernorm(
     n_tokens: int = 400,
     seed: int = 0,
 ) -> GainTable:
-    """Tokens with arbitrary scale and offset -> LayerNorm with gain g -> W_Q, W_K with N(0, 1/d_model) entries.
+    """Tokens with arbitrary scale and offset -> LayerNorm with gain γ -> random W_Q, W_K.
 
-    For every gain, fresh tokens and ``n_weights`` independent weight draws with ``n_tokens``
-    token pairs each give q and k (the query from one token, the key from another); returns
-    the variance of the query components, of q·k, and the standard error of the latter.
+    W_Q, W_K have N(0, 1/d_model) entries, the choice that gives unit-variance query components
+    at γ = 1 (GPT-2 uses standard deviation 0.02 instead). For every gain,
+    fresh tokens and ``n_weights`` independent weight draws with ``n_tokens`` token pairs each
+    give q and k (the query from one token, the key from another); returns the variance of
+    the query components, of q·k, and the standard error of the latter.
     """
     d, dk = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
     g = v.finite_array("gains", gains)
@@ -330,7 +366,10 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
     ax.set_xlim(*_PROBE_LIM)
     ax.set_xlabel("normalised value of feature 0 of the same token")
     ax.set_ylabel("batches (of 200)")
-    pad = f"padding fraction {res.pad_fraction:g}" if padded else "no padding"
+    share = expected_pad_share(res.batch_size, res.pad_fraction)
+    pad = (
+        f"padding p = {res.pad_fraction:g} (~{share:.0%} of positions)" if padded else "no padding"
+    )
     ax.set_title(f"batch size {res.batch_size}, {pad}", fontsize=10)
     ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     return fig
@@ -342,7 +381,10 @@ def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) ->
     sd = f"standard deviation {res.masked.std(ddof=1):.3f}"
     if res.pad_fraction > 0:
         spread = (
-            f"with padding fraction {res.pad_fraction:g}: with padding masked the outputs have "
+            f"with padding p = {res.pad_fraction:g} (each other sequence loses a Binomial(15, "
+            f"{res.pad_fraction:g}) number of its 16 tokens, about "
+            f"{expected_pad_share(res.batch_size, res.pad_fraction):.0%} of the batch's positions): "
+            f"with padding masked the outputs have "
             f"{sd} around the inference value {res.inference:.3f}; with padding counted as data "
             f"they average {res.unmasked.mean():.3f}."
         )
@@ -357,7 +399,7 @@ def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) ->
 
 
 def gain_plot(table: GainTable) -> Figure:
-    """Var[q·k]/d_k against the LayerNorm gain g (log-log) with the prediction g**4."""
+    """Var[q·k]/d_k against the LayerNorm gain γ (log-log) with the prediction γ**4."""
     if not isinstance(table, GainTable):
         raise TypeError(f"table must be a GainTable, got {type(table).__name__}")
     fig, (ax,) = new_figure()
@@ -371,12 +413,14 @@ def gain_plot(table: GainTable) -> Figure:
         label=r"simulated Var$[q\cdot k]/d_k$ ($\pm$2 s.e.)",
     )
     grid = np.geomspace(g.min(), g.max(), 100)
-    ax.loglog(grid, grid**4, color=COLORS["theory"], lw=1, label="$g^4$")
-    ax.loglog(g, table.var_q, "s", color=COLORS["scaled"], label=r"simulated Var$[q_j]$ (vs $g^2$)")
-    ax.loglog(grid, grid**2, "--", color=COLORS["theory"], lw=1, label="$g^2$")
+    ax.loglog(grid, grid**4, color=COLORS["theory"], lw=1, label=r"$\gamma^4$")
+    ax.loglog(
+        g, table.var_q, "s", color=COLORS["scaled"], label=r"simulated Var$[q_i]$ (vs $\gamma^2$)"
+    )
+    ax.loglog(grid, grid**2, "--", color=COLORS["theory"], lw=1, label=r"$\gamma^2$")
     ax.set_xticks(g, labels=[f"{x:g}" for x in g])
     ax.minorticks_off()
-    ax.set_xlabel("LayerNorm gain g")
+    ax.set_xlabel("LayerNorm gain γ")
     ax.set_ylabel("variance")
     ax.set_title(f"d_model = {table.d_model}, d_k = {table.d_k}, {table.n:,} pairs", fontsize=10)
     ax.legend(fontsize=8, frameon=False)

@@ -3,14 +3,17 @@
 Used by the chapter ``positional-encoding`` (``book/positional-encoding.md`` and
 ``notebooks/positional-encoding.ipynb``).
 
-Index convention (Vaswani et al. 2017, section 3.5), made explicit: ``i`` indexes
-dimension *pairs*, ``0 <= i < d_model/2``, and
+Index convention (Vaswani et al. 2017, section 3.5), made explicit. The paper writes ``i``
+and calls it "the dimension"; it numbers dimension *pairs*. The book keeps ``i`` for a
+component index, so here the pair index is ``r``, ``0 <= r < d_model/2``, and
 
-    PE[pos, 2i]   = sin(pos * omega_i),   PE[pos, 2i+1] = cos(pos * omega_i),
-    omega_i = base ** (-2i / d_model),    base = 10000.
+    PE[t, 2r]   = sin(t * omega_r),   PE[t, 2r+1] = cos(t * omega_r),
+    omega_r = base ** (-2r / d_model),    base = 10000.
 
-So column ``2i`` and column ``2i+1`` share one frequency, and the wavelengths
-``2*pi/omega_i`` run from ``2*pi`` (``i = 0``) towards ``base * 2*pi``.
+So column ``2r`` and column ``2r+1`` share one frequency, and the wavelengths
+``2*pi/omega_r`` run from ``2*pi`` (``r = 0``) towards ``base * 2*pi``, which the formula
+never reaches. The paper's released code (tensor2tensor's ``get_timing_signal_1d``) spaces
+the frequencies differently and does reach it: see :func:`tensor2tensor_frequencies`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ __all__ = [
     "sinusoidal_encoding",
     "shift_matrix",
     "rope_rotate",
+    "tensor2tensor_frequencies",
+    "rope_mean_logit",
+    "permutation_check",
+    "rope_correlation_plot",
+    "describe_rope_correlation_plot",
     "encoding_heatmap",
     "describe_encoding_heatmap",
     "shift_plot",
@@ -128,6 +136,81 @@ def rope_rotate(x, positions, base: float = BASE) -> np.ndarray:
     return out
 
 
+def tensor2tensor_frequencies(
+    d_model: int, min_timescale: float = 1.0, max_timescale: float = BASE
+) -> np.ndarray:
+    """The frequencies of tensor2tensor's ``get_timing_signal_1d`` (the paper's released code).
+
+    A numpy transcription of ``inv_timescales = min_timescale * exp(-r * log(max/min) /
+    (d_model/2 - 1))``, ``r = 0 .. d_model/2 - 1``: the first pair has frequency
+    ``1/min_timescale`` and the last exactly ``1/max_timescale``. (The code also puts all sines
+    in the first half of the channels and all cosines in the second, not interleaved.)
+    """
+    d = _d_model(d_model)
+    if d < 4:
+        raise ValueError(f"d_model must be at least 4 (two timescales), got {d!r}")
+    lo = v.finite_float("min_timescale", min_timescale)
+    hi = v.finite_float("max_timescale", max_timescale)
+    if lo <= 0:
+        raise ValueError(f"min_timescale must be > 0, got {lo!r}")
+    if hi <= lo:
+        raise ValueError(f"max_timescale must be > min_timescale, got {hi!r}")
+    n = d // 2
+    return np.exp(-np.arange(n) * np.log(hi / lo) / (n - 1)) / lo
+
+
+def rope_mean_logit(offsets, d_k: int, rho: float, base: float = BASE) -> np.ndarray:
+    """Expected scaled RoPE logit ``E[(R_t q)·(R_u k)] / sqrt(d_k)`` at offsets ``t - u``.
+
+    For ``q`` with independent standard normal components and ``k = rho*q + sqrt(1-rho**2)*z``
+    (``z`` independent of ``q``, the construction of the variance-proof chapter), each
+    component pair has correlation ``rho``, and ``E[q^T R_(t-u) q] = trace R_(t-u)``, so the
+    expectation is ``rho * 2 * sum_r cos((t-u) theta_r) / sqrt(d_k)``. At offset 0 it is
+    ``rho * sqrt(d_k)``; RoPE makes it decay (non-monotonically) with the distance.
+    """
+    off = _positions("offsets", offsets)
+    dk = _d_model(d_k, "d_k")
+    r = v.in_range("rho", rho, -1.0, 1.0)
+    theta = frequencies(dk, base)
+    return r * 2.0 * np.cos(off[:, None] * theta[None, :]).sum(axis=1) / np.sqrt(dk)
+
+
+def permutation_check(n: int = 6, d_k: int = 8, seed: int = 0) -> dict:
+    """Attention without positions: invariance to permuting key/value pairs, equivariance to tokens.
+
+    Self-attention on ``n`` random tokens (``Q = K = V = X``, scale ``1/sqrt(d_k)``) and one
+    permutation ``P`` (seeded). Returns the largest absolute differences
+
+    * ``"keys"``: output with keys and values permuted together minus the original output
+      (zero up to rounding: each output is unchanged, *invariance*);
+    * ``"tokens"``: output of the permuted tokens minus the permuted original output
+      (zero up to rounding: the outputs are permuted the same way, *equivariance*);
+    * ``"tokens-unpermuted"``: output of the permuted tokens minus the original output
+      (not zero: after permuting whole tokens the outputs do move).
+    """
+    n = v.positive_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n!r}")
+    dk = v.positive_int("d_k", d_k)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    rng = np.random.default_rng(int(seed))
+    x = rng.standard_normal((n, dk))
+    perm = np.roll(np.arange(n), 1)  # a permutation that moves every token
+
+    def attend(q, k, val):
+        s = q @ k.T / np.sqrt(dk)
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        return (p / p.sum(axis=1, keepdims=True)) @ val
+
+    out = attend(x, x, x)
+    return {
+        "keys": float(np.abs(attend(x, x[perm], x[perm]) - out).max()),
+        "tokens": float(np.abs(attend(x[perm], x[perm], x[perm]) - out[perm]).max()),
+        "tokens-unpermuted": float(np.abs(attend(x[perm], x[perm], x[perm]) - out).max()),
+    }
+
+
 # -- figures ------------------------------------------------------------------
 def encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> Figure:
     """Heatmap of ``PE[pos, j]`` for ``pos < n_positions`` and all ``d_model`` columns."""
@@ -145,10 +228,10 @@ def encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> Figure:
         origin="lower",
         extent=(-0.5, d - 0.5, -0.5, n - 0.5),
     )
-    ax.set_xlabel("column j (pair i = j // 2; even j: sin, odd j: cos)")
-    ax.set_ylabel("position pos")
+    ax.set_xlabel("column (pair r = column // 2; even: sin, odd: cos)")
+    ax.set_ylabel("position t")
     ax.set_title(f"Sinusoidal encoding, d_model = {d}", fontsize=10)
-    fig.colorbar(im, ax=ax, label="PE[pos, j]")
+    fig.colorbar(im, ax=ax, label="PE[t, column]")
     return fig
 
 
@@ -179,10 +262,11 @@ def _pair_for_plot(d: int) -> int:
 
 
 def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
-    """Left: ``PE(pos)·PE(pos+j)`` against the offset j for several pos (the curves coincide).
+    """Left: ``PE(t)·PE(t+Δ)`` against the offset Δ for several t (the curves coincide).
 
-    Right: one pair ``(sin, cos)`` on the unit circle; ``M_k`` moves every position by the
-    same angle ``k*omega_i``, a rotation, not a rescaling.
+    Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``k`` (the chapter's Δ,
+    marked on the left) moves every position by the same angle ``k*omega_r``, a rotation, not
+    a rescaling.
     """
     k = _offset(k)
     d = _d_model(d_model)
@@ -192,13 +276,13 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     for p, (ls, lw) in zip(SHIFT_POSITIONS, styles):
         a = sinusoidal_encoding([p], d)[0]
         dots = sinusoidal_encoding(p + offsets, d) @ a
-        ax.plot(offsets, dots, ls=ls, lw=lw, label=f"pos = {p}")
+        ax.plot(offsets, dots, ls=ls, lw=lw, label=f"t = {p}")
     val = float(np.cos(k * frequencies(d)).sum())
     ax.plot([k], [val], "o", color=COLORS["theory"], ms=6)
     ax.axvline(k, color=COLORS["theory"], lw=0.8)
-    ax.set_xlabel("offset j")
-    ax.set_ylabel("PE(pos)·PE(pos+j)")
-    ax.set_title(f"d_model = {d}: at j = k = {k}, {val:.2f}", fontsize=10)
+    ax.set_xlabel("offset Δ")
+    ax.set_ylabel("PE(t)·PE(t+Δ)")
+    ax.set_title(f"d_model = {d}: at Δ = {k}, {val:.2f}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
 
     i = _pair_for_plot(d)
@@ -215,9 +299,9 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     ax2.set_aspect("equal")
     ax2.set_xlim(-1.25, 1.25)
     ax2.set_ylim(-1.25, 1.25)
-    ax2.set_xlabel(f"PE[pos, {2 * i}] = sin")
-    ax2.set_ylabel(f"PE[pos, {2 * i + 1}] = cos")
-    ax2.set_title(f"pair i = {i}: all turn by k·ω = {k * w:.2f} rad", fontsize=10)
+    ax2.set_xlabel(f"PE[t, {2 * i}] = sin")
+    ax2.set_ylabel(f"PE[t, {2 * i + 1}] = cos")
+    ax2.set_title(f"pair r = {i}: all turn by Δ·ω = {k * w:.2f} rad", fontsize=10)
     return fig
 
 
@@ -228,12 +312,55 @@ def describe_shift_plot(k: int = 5, d_model: int = 64) -> str:
     val = float(np.cos(k * frequencies(d)).sum())
     w = frequencies(d)[_pair_for_plot(d)]
     turn = (
-        "with k = 0 every position stays where it is"
+        "with offset 0 every position stays where it is"
         if k == 0
         else f"each position is rotated by the same angle {k * w:.2f} radians"
     )
     return (
-        f"Left: the dot product of the encodings of pos and pos + j against j for d_model = {d}; "
-        f"the curves for pos = 0, 17 and 100 lie on top of each other, and at j = k = {k} the "
+        f"Left: the dot product of the encodings of positions t and t + Δ against the offset Δ "
+        f"for d_model = {d}; the curves for t = 0, 17 and 100 lie on top of each other, and at "
+        f"Δ = {k} the "
         f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, {turn}."
+    )
+
+
+#: Offsets t - u drawn by :func:`rope_correlation_plot` (0, then log-spaced up to 4096).
+ROPE_OFFSETS = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 4096, 400))]))
+
+
+def rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> Figure:
+    """Expected scaled RoPE logit against the offset ``t - u`` for a correlated pair.
+
+    The curve is :func:`rope_mean_logit`; the dotted line at 0 is the independent case
+    (``rho = 0``), where RoPE changes nothing on average.
+    """
+    dk = _d_model(d_k, "d_k")
+    r = v.in_range("rho", rho, -1.0, 1.0)
+    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    fig, (ax,) = new_figure()
+    ax.plot(ROPE_OFFSETS, mean, color=COLORS["scaled"], lw=1.8, label=f"ρ = {r:g}")
+    ax.axhline(0.0, color="0.5", ls=":", lw=1.2, label="ρ = 0 (independent q, k)")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(0, ROPE_OFFSETS[-1])
+    ax.set_xlabel("offset t − u (positions)")
+    ax.set_ylabel("mean of (R_t q)·(R_u k) / √d_k")
+    ax.set_title(
+        f"d_k = {dk}: {mean[0]:.2f} at offset 0, {mean[-1]:.2f} at {ROPE_OFFSETS[-1]:.0f}",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    return fig
+
+
+def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> str:
+    """Alt text for :func:`rope_correlation_plot`."""
+    dk = _d_model(d_k, "d_k")
+    r = v.in_range("rho", rho, -1.0, 1.0)
+    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    return (
+        f"The expected scaled logit of a query and key with correlation {r:g} per component, "
+        f"d_k = {dk}, after RoPE, against the offset between their positions (logarithmic axis "
+        f"from 0 to {ROPE_OFFSETS[-1]:.0f}): {mean[0]:.2f} at offset 0, falling with oscillations "
+        f"to {mean[-1]:.2f} at offset {ROPE_OFFSETS[-1]:.0f}; a dotted line at 0 marks "
+        f"independent q and k."
     )
