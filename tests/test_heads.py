@@ -139,6 +139,35 @@ def test_planted_heads_separate_the_patterns():
     assert same.min() > 0.85  # head 2 attends to copies of the same token
 
 
+def test_planted_patterns_keep_one_temperature_across_h():
+    """Each pattern is worth the same scaled logit whatever h is (only the cut changes)."""
+    tokens = H.planted_sequence()
+    for h in (1, 2, 8):
+        x, w_q, w_k = H.planted_weights(tokens, strength=4.0 * np.sqrt(32 // h))
+        q = H.split_heads(x @ w_q, h)
+        k = H.split_heads(x @ w_k, h)
+        top = (q @ np.swapaxes(k, -1, -2)).sum(axis=1)[0] / np.sqrt(32 // h)
+        assert np.isclose(top[1, 0], 4.0)  # position 1 -> previous token 0, different ids
+
+
+def test_a_narrow_head_can_follow_the_previous_token():
+    w = H.previous_token_head(12, d_k=4, margin=4.0)
+    prev = w[np.arange(1, 12), np.arange(11)]
+    assert np.allclose(w.sum(axis=1), 1) and np.allclose(np.triu(w, 1), 0)
+    assert prev.min() > 0.95 and abs(prev.mean() - 0.966) < 0.001
+
+
+def test_score_memory_grows_with_h_and_flops_do_not():
+    assert H.score_memory_bytes(4, 1024, 12) == 192 * 2**20
+    assert H.score_memory_bytes(4, 1024, 1) == 16 * 2**20
+    assert H.flop_count(768, 12, 1024) == H.flop_count(768, 1, 1024)
+
+
+def test_llama2_70b_weights_and_crossing():
+    assert abs(H.decode_params(8) / 1e9 - 68.98) < 0.01  # the released 70B's size
+    assert H._decode_half(8, 1, H.LLAMA2_70B) > 8 * H._decode_half(64, 1, H.LLAMA2_70B) / 1.2
+
+
 # -- properties ---------------------------------------------------------------
 dims = st.sampled_from([(4, 1), (4, 2), (4, 4), (6, 3), (8, 2), (8, 8)])
 
@@ -233,7 +262,10 @@ def _w(d=8, h=2):
         (lambda: H.head_logit_variances(64, 4, n_tokens=1), ValueError, "n_tokens"),
         (lambda: H.planted_weights(np.arange(20)), ValueError, "d_model"),
         (lambda: H.planted_weights([0.5, 1.5]), ValueError, "tokens"),
-        (lambda: H.kv_cache_figure(g=3, h=32), ValueError, "g"),
+        (lambda: H.decode_read_figure(g=3), ValueError, "g"),
+        (lambda: H.cost_figure(h=5), ValueError, "h"),
+        (lambda: H.previous_token_head(d_k=2), ValueError, "d_k"),
+        (lambda: H.score_memory_bytes(1, 0, 1), ValueError, "n"),
         (lambda: H.logit_variance_figure(64, []), ValueError, "configs"),
     ],
 )
@@ -246,9 +278,9 @@ def test_bad_input(call, exc, name):
 @pytest.mark.parametrize(
     "func, kw",
     [
-        (H.shape_flow, {"d_model": 64, "h": 16}),
+        (H.cost_figure, {"h": 16, "n": 256}),
         (H.head_maps, {"h": 8}),
-        (H.kv_cache_figure, {"g": 1, "layers": 12}),
+        (H.decode_read_figure, {"g": 1, "batch": 64}),
     ],
 )
 def test_figures_are_new_figures_with_alt_text(func, kw):

@@ -97,6 +97,7 @@ def test_the_checks_catch_the_old_mistakes():
         "scale 1/sqrt(512) = 0.0442 against the wrong 1/sqrt(512) = 0.0442.",
         "4.00 GiB with g = 32 against 4.00 GiB for multi-head attention (1 times smaller).",
         "A bar cut into 1 heads.",
+        "with G = 1 key/value heads.",
         "1 causal attention map(s).",
     ]
     for text in old:
@@ -135,8 +136,9 @@ def test_every_line_lies_inside_the_y_limits(stem, func, alt, grid, literal):
 
 
 def test_kv_legend_names_each_line_once():
-    for g in (1, 8, 32):
-        labels = ws.heads.kv_cache_figure(g=g, layers=12).axes[0].get_legend_handles_labels()[1]
+    for g in (1, 8, 64):
+        fig = ws.heads.decode_read_figure(g=g, batch=8)
+        labels = fig.axes[0].get_legend_handles_labels()[1]
         assert len(labels) == len({lab.split(" (")[0] for lab in labels})
         assert sum("selected" in lab for lab in labels) == 1
-        assert all(lab.count("g = ") == 1 for lab in labels)
+        assert all(lab.count("G = ") == 1 for lab in labels)

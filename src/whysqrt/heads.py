@@ -3,18 +3,20 @@
 Used by three chapters:
 
 * ``dk-sizing`` - :func:`shape_trace`, :func:`multi_head_attention` (its recorded
-  shapes), :func:`symbolic_costs`, :func:`scale_experiment`, :func:`shape_flow`;
+  shapes), :func:`symbolic_costs`, :func:`scale_experiment`, :func:`score_memory_bytes`,
+  :func:`cost_figure`;
 * ``multi-head`` - :func:`multi_head_attention`, :func:`planted_sequence`,
-  :func:`planted_weights`, :func:`head_maps`, :func:`head_logit_variances`,
-  :func:`logit_variance_figure`;
+  :func:`planted_weights`, :func:`head_maps`, :func:`previous_token_head`,
+  :func:`head_logit_variances`, :func:`logit_variance_figure`;
 * ``mqa-gqa`` - :func:`grouped_query_attention`, :func:`param_count`,
-  :func:`kv_cache_bytes`, :func:`kv_cache_figure`, :func:`logit_variance_figure`.
+  :func:`kv_cache_bytes`, :func:`decode_read_figure`.
 
-Conventions (those of Vaswani et al. 2017): ``d_k = d_v = d_model / h``. Every head
+Conventions (those of Vaswani et al. 2017): ``d_k = d_v = d_model / h`` (a
+convention, not a definition: some models choose h * d_k != d_model). Every head
 scales its logits by ``1/sqrt(d_k)`` with its OWN (per-head) d_k, which is what
 ``ws.scaled_dot_product_attention`` does by default when given per-head arrays.
-Grouped-query attention has ``h`` query heads and ``g`` key/value groups (``g``
-divides ``h``): ``g = h`` is multi-head attention, ``g = 1`` multi-query attention.
+Grouped-query attention has ``h`` query heads and ``g`` key/value groups (the
+book's G; ``g`` divides ``h``): ``g = h`` is multi-head attention, ``g = 1`` multi-query attention.
 """
 
 from __future__ import annotations
@@ -50,13 +52,17 @@ __all__ = [
     "head_logit_variances",
     "planted_sequence",
     "planted_weights",
-    "shape_flow",
-    "describe_shape_flow",
+    "previous_token_head",
+    "score_memory_bytes",
+    "cost_figure",
+    "describe_cost_figure",
     "head_maps",
     "describe_head_maps",
     "logit_variance_figure",
-    "kv_cache_figure",
-    "describe_kv_cache_figure",
+    "LLAMA2_70B",
+    "decode_params",
+    "decode_read_figure",
+    "describe_decode_read_figure",
 ]
 
 
@@ -300,12 +306,12 @@ def symbolic_costs() -> dict:
     ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
     ``macs_sum`` for display.
     """
-    d, h, n, i = sp.symbols("d_model h n i", positive=True, integer=True)
+    d, h, n, r = sp.symbols("d_model h n r", positive=True, integer=True)  # r: head index
     d_k = d / h
-    per_head_params = 3 * d * d_k + d_k * d  # W_Q^i, W_K^i, W_V^i and head i's rows of W_O
+    per_head_params = 3 * d * d_k + d_k * d  # W_Q^r, W_K^r, W_V^r and head r's rows of W_O
     per_head_macs = 3 * n * d * d_k + 2 * n * n * d_k + n * d_k * d
-    params_sum = sp.Sum(per_head_params, (i, 1, h))
-    macs_sum = sp.Sum(per_head_macs, (i, 1, h))
+    params_sum = sp.Sum(per_head_params, (r, 1, h))
+    macs_sum = sp.Sum(per_head_macs, (r, 1, h))
     one = {h: 1}
     return {
         "d_model": d,
@@ -350,7 +356,7 @@ KV_CONFIGS = (
     ("Transformer base (2017), MHA", 6, 8, 8, 64),
     ("Llama 2 7B, MHA", 32, 32, 32, 128),
     ("Llama 2 70B, GQA", 80, 64, 8, 128),
-    ("Mistral 7B, GQA", 32, 32, 8, 128),
+    ("Mistral 7B v0.1, GQA", 32, 32, 8, 128),
     ("Llama 2 70B shape as MHA", 80, 64, 64, 128),
     ("Llama 2 70B shape as MQA", 80, 64, 1, 128),
 )
@@ -481,107 +487,137 @@ def planted_weights(tokens, d_model: int = 32, strength: float = 16.0):
 
 
 # -- figures ------------------------------------------------------------------
-def _fmt_int(n: int) -> str:
-    return f"{n:,}"
-
-
 def _count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 head', '8 heads': a number with its noun in the right number."""
     return "one " + noun if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
-def shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> Figure:
-    """dk-sizing slider: d_model cut into h heads of width d_k, and the shapes at each step.
+def score_memory_bytes(batch: int, n: int, h: int, bytes_per_value: int = 4) -> int:
+    """Bytes of one layer's score tensor (batch, h, n, n): batch x h x n^2 x bytes (float32: 4).
 
-    Top: one bar of width d_model split into h coloured blocks. Bottom: the shape
-    table of :func:`shape_trace` (checked against a run of
-    :func:`multi_head_attention`), with d_k, parameter count and both scale factors.
+    The multiply-adds of a layer do not depend on h; this does. Fused kernels such as
+    FlashAttention never store it whole.
     """
+    out = 1
+    for name, x in (("batch", batch), ("n", n), ("n", n), ("h", h)):
+        out *= v.positive_int(name, x)
+    return out * v.positive_int("bytes_per_value", bytes_per_value)
+
+
+_MIB = 2**20
+
+
+def _layer_costs(h: int, n: int, d_model: int, batch: int) -> dict:
     d_k = head_dim(d_model, h)
-    trace = shape_trace(batch, seq, d_model, h)
-    zero = np.zeros((d_model, d_model))  # the shapes do not depend on the values
-    run = multi_head_attention(np.zeros((batch, seq, d_model)), zero, zero, zero, zero, h).shapes
-    assert all(run[k_] == s for k_, s in trace.items() if k_ in run), "shape mismatch"
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
-    ax_bar, ax_txt = fig.subplots(2, 1, height_ratios=[1, 3.6])
-    colors = [
-        "#0072B2",
-        "#E69F00",
-        "#009E73",
-        "#CC79A7",
-        "#56B4E9",
-        "#D55E00",
-        "#F0E442",
-        "#000000",
-    ]
-    for i in range(h):
-        ax_bar.barh(0, d_k, left=i * d_k, color=colors[i % len(colors)], edgecolor="white")
-    ax_bar.set_xlim(0, 1024)
-    ax_bar.set_yticks([])
-    ax_bar.set_xlabel("feature index (axis fixed at 1024)", fontsize=8)
-    split = "one head" if h == 1 else f"h = {h} heads"
-    ax_bar.set_title(f"d_model = {d_model} as {split} of d_k = {d_k}", fontsize=10)
-    ax_txt.axis("off")
-    steps = [k_ for k_ in trace if k_ not in ("K = X W_K", "V = X W_V", "V heads")]
-    lines = [f"{k_:<14} {str(trace[k_]):>18}" for k_ in steps]
-    ax_txt.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=8.5, va="top")
-    if h == 1:
-        scales = "(h = 1: d_k = d_model,\n the two scales coincide)"
-    else:
-        scales = (
-            f"wrong 1/sqrt(d_model) = {1 / np.sqrt(d_model):.4f}\n"
-            f"logit std with wrong scale\n  = 1/sqrt(h) = {1 / np.sqrt(h):.3f}"
-        )
-    info = (
-        f"d_k = d_v = {d_model}/{h} = {d_k}\n"
-        f"W_Q,W_K,W_V,W_O: {_fmt_int(param_count(d_model, h))}\n"
-        f"  = 4 x {d_model}^2 (any h)\n"
-        f"scale 1/sqrt(d_k) = {1 / np.sqrt(d_k):.4f}\n" + scales
+    n, batch = v.positive_int("n", n), v.positive_int("batch", batch)
+    return {
+        "d_k": d_k,
+        "macs_proj": batch * 4 * n * d_model * d_model,
+        "macs_scores": batch * 2 * h * n * n * d_k,
+        "mib_weights": 4 * d_model * d_model * 4 / _MIB,
+        "mib_qkv": 3 * batch * n * d_model * 4 / _MIB,
+        "mib_scores": score_memory_bytes(batch, n, h) / _MIB,
+        "mib_scores_1": score_memory_bytes(batch, n, 1) / _MIB,
+    }
+
+
+def cost_figure(h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4) -> Figure:
+    """dk-sizing slider: what one attention layer costs, and which part depends on h.
+
+    Left: multiply-adds of the projections (4 n d_model^2) and of the scores and
+    weighted values (2 n^2 d_model), per batch; neither contains h. Right: float32
+    memory of the weights, of Q, K, V, and of the score tensor batch x h x n^2, with
+    the one-head score tensor as an outline. Log axes with fixed limits so frames compare.
+    """
+    c = _layer_costs(h, n, d_model, batch)
+    fig, (ax_m, ax_b) = new_figure(2)
+    macs = [c["macs_proj"], c["macs_scores"]]
+    ax_m.bar([0, 1], macs, color=[COLORS["scaled"], COLORS["unscaled"]])
+    ax_m.set_xticks([0, 1], ["projections", "scores +\nweighted sum"], fontsize=8)
+    ax_m.set_yscale("log")
+    ax_m.set_ylim(1e8, 1e12)
+    ax_m.set_ylabel("multiply-adds per layer")
+    mib = [c["mib_weights"], c["mib_qkv"], c["mib_scores"]]
+    ax_b.bar([0, 1, 2], mib, color=[COLORS["theory"], COLORS["scaled"], COLORS["unscaled"]])
+    ax_b.bar(2, c["mib_scores_1"], fill=False, edgecolor="0.4", ls="--", lw=1.2)
+    ax_b.set_xticks([0, 1, 2], ["weights", "Q, K, V", "scores\n(dashed: h = 1)"], fontsize=8)
+    ax_b.set_yscale("log")
+    ax_b.set_ylim(0.5, 2e4)
+    ax_b.set_ylabel("float32 memory per layer (MiB)")
+    for ax, vals, fmt in ((ax_m, macs, "{:.2g}"), (ax_b, mib, "{:,.0f}")):
+        for x, val in enumerate(vals):
+            ax.text(x, val * 1.3, fmt.format(val), ha="center", fontsize=8)
+    fig.suptitle(
+        f"d_model = {d_model}, h = {h} (d_k = {c['d_k']}), n = {n}, batch {batch}", fontsize=10
     )
-    ax_txt.text(0.60, 1.0, info, family="monospace", fontsize=8.5, va="top")
     return fig
 
 
-def describe_shape_flow(d_model: int = 512, h: int = 8, batch: int = 2, seq: int = 10) -> str:
-    """Alt text for :func:`shape_flow` at the same parameters."""
-    d_k = head_dim(d_model, h)
-    bar = (
-        f"A bar of {d_model} features forming a single head"
-        if h == 1
-        else f"A bar of {d_model} features cut into {h} coloured heads of {d_k} features each"
-    )
-    scale = f"scale 1/sqrt({d_k}) = {1 / np.sqrt(d_k):.4f}"
+def describe_cost_figure(h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4) -> str:
+    """Alt text for :func:`cost_figure` at the same parameters."""
+    c = _layer_costs(h, n, d_model, batch)
+    total = (c["macs_proj"] + c["macs_scores"]) / 1e9
+    scores = f"{c['mib_scores']:,.0f} MiB of scores"
     if h == 1:
-        scale += ", which with one head is also 1/sqrt(d_model)"
+        scores += ", the size for a single head"
     else:
-        scale += f", against the wrong 1/sqrt({d_model}) = {1 / np.sqrt(d_model):.4f}"
+        scores += f", {h} times the {c['mib_scores_1']:,.0f} MiB a single head would store"
     return (
-        f"{bar}, and the shapes from token ids ({batch}, {seq}) through Q heads ({batch}, {h}, "
-        f"{seq}, {d_k}) and scores ({batch}, {h}, {seq}, {seq}) back to ({batch}, {seq}, "
-        f"{d_model}); {param_count(d_model, h):,} projection weights; {scale}."
+        f"Two log-scale bar charts for one attention layer with d_model = {d_model}, h = {h} "
+        f"(d_k = {c['d_k']}), n = {n} and batch {batch}: {total:.1f} billion multiply-adds, "
+        f"the same for every h; in float32, {c['mib_weights']:.0f} MiB of weights, "
+        f"{c['mib_qkv']:.0f} MiB of queries, keys and values, and {scores}."
     )
 
 
-def _planted_run(h: int, length: int, vocab: int, seed: int, strength: float):
+def _planted_run(h: int, length: int, vocab: int, seed: int, logit: float):
+    # The raw strength grows with sqrt(d_k) so that every h sees the same SCALED logit:
+    # h changes how the features are cut into heads, not the softmax temperature.
     tokens = planted_sequence(length, vocab, seed)
+    d_k = head_dim(32, v.positive_int("h", h))
+    strength = v.finite_float("logit", logit, positive=True) * np.sqrt(d_k)
     x, w_q, w_k = planted_weights(tokens, strength=strength)
-    d_model = x.shape[-1]
     causal = np.tril(np.ones((length, length), dtype=bool))
-    res = multi_head_attention(x, w_q, w_k, np.eye(d_model), np.eye(d_model), h, mask=causal)
+    res = multi_head_attention(x, w_q, w_k, np.eye(32), np.eye(32), h, mask=causal)
     return tokens, res.weights[0]
 
 
+def previous_token_head(length: int = 12, d_k: int = 4, margin: float = 4.0) -> np.ndarray:
+    """Causal attention weights (length, length) of ONE head of width d_k that follows the previous token.
+
+    The head codes position u in three of its features, k_u = (1, u, u^2, 0, ...), and
+    q_t = sqrt(d_k) margin (-(t-1)^2, 2(t-1), -1, 0, ...), so that the scaled logit is
+    q_t . k_u / sqrt(d_k) = -margin (u - t + 1)^2: largest at u = t - 1 and ``margin``
+    lower at u = t and u = t - 2. With one-hot positions in the input, W_Q and W_K
+    slices of width d_k can produce exactly these vectors. Needs d_k >= 3.
+    """
+    length = v.positive_int("length", length)
+    d_k = v.positive_int("d_k", d_k)
+    if d_k < 3:
+        raise ValueError(f"d_k must be at least 3 (the code uses 1, u, u^2), got {d_k}")
+    margin = v.finite_float("margin", margin, positive=True)
+    u = np.arange(length, dtype=float)
+    k = np.zeros((length, d_k))
+    k[:, :3] = np.stack([np.ones(length), u, u**2], axis=1)
+    q = np.zeros((length, d_k))
+    q[:, :3] = np.stack([-((u - 1) ** 2), 2 * (u - 1), -np.ones(length)], axis=1)
+    q *= np.sqrt(d_k) * margin
+    causal = np.tril(np.ones((length, length), dtype=bool))
+    return scaled_dot_product_attention(q, k, k, mask=causal)[1]
+
+
 def head_maps(
-    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, strength: float = 16.0
+    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, logit: float = 4.0
 ) -> Figure:
     """multi-head slider: each head's causal attention map on the planted sequence.
 
-    Uses :func:`planted_weights` (d_model = 32): with h = 1 the previous-token and
-    same-token patterns are added in one map; with h = 2 each gets its own head;
-    with more heads each pattern is cut across several narrower heads.
+    Uses :func:`planted_weights` (d_model = 32) with each pattern worth the same
+    scaled logit ``logit`` for every h: with h = 1 the previous-token and same-token
+    patterns are added in one map; with h = 2 each gets its own head; with more heads
+    the planted W_Q cuts each pattern across several narrower heads.
     """
     h = v.positive_int("h", h)
-    tokens, weights = _planted_run(h, length, vocab, seed, strength)
+    tokens, weights = _planted_run(h, length, vocab, seed, logit)
     ncols = min(h, 4)
     nrows = (h + ncols - 1) // ncols
     fig, axes = new_figure(ncols, nrows, figsize=(6.4, 3.6 if nrows == 1 else 4.6))
@@ -604,10 +640,10 @@ def head_maps(
 
 
 def describe_head_maps(
-    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, strength: float = 16.0
+    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, logit: float = 4.0
 ) -> str:
     """Alt text for :func:`head_maps`: how much weight each head puts on the previous token."""
-    tokens, weights = _planted_run(v.positive_int("h", h), length, vocab, seed, strength)
+    tokens, weights = _planted_run(v.positive_int("h", h), length, vocab, seed, logit)
     prev = [
         float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)])) for i in range(h)
     ]
@@ -653,46 +689,75 @@ def logit_variance_figure(
     return fig
 
 
-_GIB = 2**30
+#: Llama 2 70B as released (config.json of Llama-2-70b-hf): layers, d_model, query heads h,
+#: key/value heads g (the book's G), d_k, feed-forward width, vocabulary.
+LLAMA2_70B = {
+    "layers": 80,
+    "d_model": 8192,
+    "h": 64,
+    "g": 8,
+    "d_k": 128,
+    "ffn": 28672,
+    "vocab": 32000,
+}
+
+
+def decode_params(g: int, cfg=LLAMA2_70B) -> int:
+    """Weights of a Llama-style decoder with g key/value heads (norm gains ignored).
+
+    Per layer W_Q and W_O (d_model x h d_k), W_K and W_V (d_model x g d_k) and the
+    three SwiGLU matrices (d_model x ffn); plus the input and output embeddings.
+    For Llama 2 70B (g = 8) this is about 69.0 billion.
+    """
+    d, h, d_k = cfg["d_model"], cfg["h"], cfg["d_k"]
+    g = _groups(h, g)
+    per_layer = 2 * d * h * d_k + 2 * d * g * d_k + 3 * d * cfg["ffn"]
+    return cfg["layers"] * per_layer + 2 * cfg["vocab"] * d
+
+
+def _decode_half(g: int, batch: int, cfg) -> int:
+    """Context length at which one decoding step reads as many cache bytes as weight bytes."""
+    per_token = kv_cache_bytes(cfg["layers"], 1, g, cfg["d_k"], batch=batch)
+    return int(round(2 * decode_params(g, cfg) / per_token))
 
 
 def _kv_name(gg: int, h: int) -> str:
     return "MHA" if gg == h else "MQA" if gg == 1 else "GQA"
 
 
-def kv_cache_figure(
-    g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128, batch: int = 1
-) -> Figure:
-    """mqa-gqa slider: fp16 KV-cache size against sequence length for MHA, GQA(g) and MQA.
+def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> Figure:
+    """mqa-gqa slider: the share of the bytes read per decoding step that is KV cache.
 
-    Lines for g = h (MHA), g = 1 (MQA) and the chosen g (thick; one of the other two
-    when g = h or g = 1), with the given layers, d_k and batch; sequence length 512 to
-    131,072 on a log axis. The y axis (GiB) is fixed at 2^-10 to 2^9 so that frames
-    compare, and widened only if a line would leave it.
+    Each generated token reads every weight once per step (shared by the batch) and the
+    whole key/value cache of every sequence. Lines: MHA (g = h), MQA (g = 1) and the
+    chosen g (thick), for the Llama 2 70B shape in fp16/bf16 (2 bytes), context length
+    512 to 131,072 on a log axis; the dotted line marks the point where the cache
+    costs as much to read as the weights.
     """
-    h = v.positive_int("h", h)
+    h = cfg["h"]
     g = _groups(h, g)
-    seqs = 2 ** np.arange(9, 18)
+    batch = v.positive_int("batch", batch)
+    seqs = 2.0 ** np.arange(9, 17.01, 0.25)
     fig, (ax,) = new_figure()
     styles = {"MHA": (COLORS["unscaled"], "--"), "GQA": (COLORS["scaled"], "-")}
     styles["MQA"] = (COLORS["theory"], ":")
-    lo, hi = 2.0**-10, 2.0**9
     for gg in sorted({h, g, 1}, reverse=True):
         name = _kv_name(gg, h)
         color, style = styles[name]
-        sizes = np.array([kv_cache_elements(layers, int(s), gg, d_k, batch) for s in seqs]) * (
-            2 / _GIB
+        per_token = kv_cache_bytes(cfg["layers"], 1, gg, cfg["d_k"], batch=batch)
+        kv = per_token * seqs
+        share = kv / (kv + 2 * decode_params(gg, cfg))
+        label = f"{name} (G = {gg})" + (", selected" if gg == g else "")
+        ax.semilogx(
+            seqs, share, style, color=color, lw=2.4 if gg == g else 1.3, label=label, base=2
         )
-        lo, hi = min(lo, sizes.min() / 2), max(hi, sizes.max() * 2)
-        label = f"{name} (g = {gg})" + (", selected" if gg == g else "")
-        ax.loglog(seqs, sizes, style, color=color, lw=2.4 if gg == g else 1.3, label=label, base=2)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel("sequence length (tokens)")
-    ax.set_ylabel("KV cache, fp16 (GiB)")
-    per_tok = kv_cache_bytes(layers, 1, g, d_k, batch)
+    ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("context length n (tokens)")
+    ax.set_ylabel("share of bytes read that is KV cache")
     ax.set_title(
-        f"{_count(layers, 'layer')}, h = {h}, d_k = {d_k}: "
-        f"{per_tok / 1024:g} KiB per token at g = {g}",
+        f"Llama 2 70B shape, batch {batch}: cache = weights at n = "
+        f"{_decode_half(g, batch, cfg):,} for G = {g}",
         fontsize=10,
     )
     ax.legend(fontsize=8, frameon=False, loc="upper left")
@@ -700,23 +765,29 @@ def kv_cache_figure(
     return fig
 
 
-def describe_kv_cache_figure(
-    g: int = 8, layers: int = 32, h: int = 32, d_k: int = 128, batch: int = 1
-) -> str:
-    """Alt text for :func:`kv_cache_figure` at the same parameters."""
-    g = _groups(v.positive_int("h", h), g)
-    at = kv_cache_bytes(layers, 32768, g, d_k, batch) / _GIB
-    mha = kv_cache_bytes(layers, 32768, h, d_k, batch) / _GIB
+def describe_decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> str:
+    """Alt text for :func:`decode_read_figure` at the same parameters."""
+    h = cfg["h"]
+    g = _groups(h, g)
+    n_g, n_mha = _decode_half(g, batch, cfg), _decode_half(h, batch, cfg)
+    where = lambda n_: f"{n_:,} tokens" + (" (beyond the axis)" if n_ > 2**17 else "")  # noqa: E731
     head = (
-        f"Log-log lines of fp16 KV-cache size against sequence length for "
-        f"{_count(layers, 'layer')}, h = {h}, d_k = {d_k}: at 32,768 tokens, "
+        "Lines of the share of the bytes read per generated token that is key/value cache, "
+        f"against context length from 512 to 131,072 tokens, Llama 2 70B shape, batch {batch}: "
     )
     if g == h:
-        return head + f"{at:.2f} GiB with g = {g} key/value heads, which is multi-head attention."
-    what = "multi-query" if g == 1 else "grouped-query"
+        return head + (
+            f"with G = {g} key/value heads (multi-head attention) the cache outweighs the "
+            f"weights beyond {where(n_g)}."
+        )
+    who = (
+        "G = 1, one key/value head (multi-query"
+        if g == 1
+        else f"G = {g} key/value heads (grouped-query"
+    )
     return head + (
-        f"{at:.2f} GiB for {what} attention with {_count(g, 'key/value head')}, "
-        f"{h // g} times less than the {mha:.2f} GiB of multi-head attention."
+        f"with {who} attention) the cache outweighs the weights beyond {where(n_g)}, "
+        f"{n_g / n_mha:.1f} times later than the {where(n_mha)} of multi-head attention."
     )
 
 
@@ -740,7 +811,7 @@ def kv_cache_table_latex(seq_len: int = 4096) -> str:
         for r in rows
     ]
     head = (
-        r"\text{configuration} & \text{layers} & h & g & d_k & \text{KiB/token} & "
+        r"\text{configuration} & \text{layers} & h & G & d_k & \text{KiB/token} & "
         rf"\text{{GiB at {seq_len}}}"
     )
     return r"\begin{array}{lrrrrrr}" + head + r" \\ \hline " + r" \\ ".join(lines) + r"\end{array}"
