@@ -134,7 +134,9 @@ def test_runs_are_independent_and_paired():
 
 
 def test_qk_norm_bounds_the_logits_and_the_gain_lifts_the_bound():
-    plain, normed, gained = (pr.qk_train(v, steps=150, n_runs=3) for v in pr.QK_VARIANTS)
+    plain, normed, gained = (
+        pr.qk_train(v, steps=150, n_runs=3) for v in ("plain", "norm", "norm+gain")
+    )
     assert np.all(plain.max_logit[0, :, -20:].mean(-1) > 3 * plain.max_logit[0, :, :5].mean(-1))
     assert normed.max_logit.max() <= math.sqrt(16) + 1e-9
     assert np.all(gained.max_logit <= gained.gamma * math.sqrt(16) + 1e-9)
@@ -229,6 +231,9 @@ def test_figures_and_descriptions():
         (lambda: pr.qk_train("norm", lrs=(-1.0,)), "lrs"),
         (lambda: pr.qk_train("layernorm"), "variant"),
         (lambda: pr.qk_train("plain", n_runs=0), "n_runs"),
+        (lambda: pr.qk_train("clip", tau=0.0), "tau"),
+        (lambda: pr.softcap(1.0, 0.0), "cap"),
+        (lambda: pr.softcap_tv([-1.0], 50.0), "sigmas"),
         (lambda: pr.extrapolation_row(5000), "n"),
         (lambda: pr.qk_logits(np.ones((2, 3)), np.ones((2, 4, 5)), False), "q"),
         (lambda: pr.predicted_logit_variance("adam"), "scheme"),
@@ -246,3 +251,41 @@ def test_wrong_types_are_refused():
         pr.extrapolation_figure("not a result")
     with pytest.raises(TypeError, match="^runs"):
         pr.qk_norm_figure([])
+
+
+# ------------------------------------------------------------------ QK-clip, soft-capping, scales
+
+
+def test_qk_clip_keeps_the_logits_near_tau_and_the_run_alive():
+    plain, clip = (
+        pr.qk_train(v, steps=120, lrs=(1.0,), n_runs=2, tau=10.0) for v in ("plain", "clip")
+    )
+    assert clip.max_logit[..., -20:].max() < 0.1 * plain.max_logit[..., -20:].min()
+    assert np.all(clip.final("loss") < math.log(8))
+    assert np.all(plain.final("loss") > math.log(8))
+
+
+def test_softcap_hand_values_and_slope():
+    np.testing.assert_allclose(pr.softcap([0.0, 50.0], 50.0), [0.0, 50 * math.tanh(1.0)])
+    assert abs(pr.softcap(1e6, 30.0)) <= 30.0
+    # the slope is the derivative of the cap
+    s = np.linspace(-120, 120, 7)
+    numeric = (pr.softcap(s + 1e-5, 50.0) - pr.softcap(s - 1e-5, 50.0)) / 2e-5
+    np.testing.assert_allclose(pr.softcap_slope(s, 50.0), numeric, rtol=1e-6)
+    assert pr.softcap_slope(50.0, 50.0) == pytest.approx(1 - math.tanh(1.0) ** 2)
+
+
+def test_softcap_moves_the_softmax_more_as_logits_spread():
+    tv = pr.softcap_tv([0.0, 1.0, 10.0], 50.0, n=64, rows=20)
+    assert tv[0] == pytest.approx(0.0, abs=1e-12)  # equal logits: nothing to cap
+    assert tv[0] < tv[1] < tv[2] < 1
+    assert pr.softcap_tv([10.0], 10.0, n=64, rows=20)[0] > tv[2]  # a lower cap moves it more
+
+
+def test_query_scale_table():
+    text = pr.query_scale_latex({"a": (4608, 32, 128, 144), "b": (3584, 16, 256, 256)})
+    assert f"{math.sqrt(128 / 144):.3f}" in text and "1.000" in text and "144" in text
+    with pytest.raises(ValueError, match="^scalar"):
+        pr.query_scale_latex({"bad": (64, 2, 32, 0)})
+    assert isinstance(pr.softcap_figure(30.0), Figure)
+    assert "0.42" in pr.describe_softcap_figure(50.0)

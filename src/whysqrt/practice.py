@@ -60,6 +60,12 @@ __all__ = [
     "init_variance_latex",
     "width_variance",
     "init_width_latex",
+    "softcap",
+    "softcap_slope",
+    "softcap_tv",
+    "softcap_figure",
+    "describe_softcap_figure",
+    "query_scale_latex",
 ]
 
 METHOD_COLORS = {"fixed": COLORS["unscaled"], "log n": COLORS["scaled"]}
@@ -381,8 +387,19 @@ def describe_extrapolation_row(
 
 # ------------------------------------------------------------------------ QK-norm
 
-QK_VARIANTS = ("plain", "norm", "norm+gain")
-QK_LABELS = {"plain": "q·k/√dₖ", "norm": "QK-norm, no gain", "norm+gain": "QK-norm + learned γ"}
+QK_VARIANTS = ("plain", "norm", "norm+gain", "clip")
+QK_LABELS = {
+    "plain": "q·k/√dₖ",
+    "norm": "QK-norm, no gain",
+    "norm+gain": "QK-norm + learned γ",
+    "clip": "q·k/√dₖ + QK-clip",
+}
+QK_COLORS = {
+    "plain": COLORS["unscaled"],
+    "norm": "0.55",
+    "norm+gain": COLORS["scaled"],
+    "clip": "#009E73",
+}
 
 
 def qk_logits(q, k, qk_norm: bool, gamma=1.0):
@@ -443,14 +460,14 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
     k = np.matmul(x.reshape(runs, batch * n, d_model), w_k.transpose(0, 2, 1)).reshape(
         runs, batch, n, d_k
     )
-    s = qk_logits(q, k, variant != "plain", gamma[:, None])
+    s = qk_logits(q, k, variant in ("norm", "norm+gain"), gamma[:, None])
     logp, _ = _log_softmax(s)
     pick = (np.arange(runs)[:, None], np.arange(batch)[None, :], t)
     loss = -logp[pick].mean(axis=1)
     g = np.exp(logp)
     g[pick] -= 1.0
     g /= batch
-    if variant == "plain":
+    if variant in ("plain", "clip"):
         dq = np.matmul(g[:, :, None, :], k)[:, :, 0] / np.sqrt(d_k)
         dk = g[..., None] * q[:, :, None, :] / np.sqrt(d_k)
         d_gamma = np.zeros(runs)
@@ -493,7 +510,7 @@ class QKRun:
 
     @property
     def qk_norm(self) -> bool:
-        return self.variant != "plain"
+        return self.variant in ("norm", "norm+gain")
 
     def final(self, field: str = "loss", last: int = 50) -> np.ndarray:
         """Mean of ``field`` over the last ``last`` steps, shape (len(lrs), n_runs); inf if diverged."""
@@ -513,8 +530,13 @@ def qk_train(
     d_model: int = 16,
     d_k: int = 16,
     noise: float = 0.5,
+    tau: float = 10.0,
 ) -> QKRun:
     """Adam on W_Q, W_K (entries N(0, 1/d_model)) and, for "norm+gain", a scalar gain γ (from 1).
+
+    "clip" is the plain layer with QK-clip (Kimi K2's MuonClip, here after an Adam step):
+    when a run's largest |logit| in the step's batch exceeds ``tau``, W_Q and W_K are both
+    multiplied by sqrt(tau / largest), which brings that logit back to ``tau``.
 
     Vectorised: ``n_runs`` independent runs (initialisation and batches drawn from one
     generator seeded with ``seed``) at every learning rate in ``lrs``, all in one array.
@@ -536,6 +558,7 @@ def qk_train(
     if np.any(lrs <= 0):
         raise ValueError(f"lrs must be positive, got {lrs.tolist()}")
     noise = v.finite_float("noise", noise, nonneg=True)
+    tau = v.finite_float("tau", tau, positive=True)
     n_lr, total = lrs.size, lrs.size * n_runs
     rng = np.random.default_rng(seed)
     params = [
@@ -558,6 +581,10 @@ def qk_train(
                     break
                 update, m1[i], m2[i] = adam_update(grad, m1[i], m2[i], step, lr[i])
                 params[i] += update
+            if variant == "clip":
+                shrink = np.sqrt(np.minimum(1.0, tau / max_logit[:, step - 1]))[:, None, None]
+                params[0] *= shrink
+                params[1] *= shrink
     shape = (n_lr, n_runs, steps)
     return QKRun(variant, lrs, loss.reshape(shape), max_logit.reshape(shape), gamma.reshape(shape))
 
@@ -573,7 +600,7 @@ def qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> Figure:
     if not runs or not all(isinstance(r, QKRun) for r in runs):
         raise TypeError("runs must be a non-empty sequence of QKRun")
     fig, (left, right) = new_figure(2)
-    colors = {"plain": COLORS["unscaled"], "norm": "0.55", "norm+gain": COLORS["scaled"]}
+    colors = QK_COLORS
     for r in runs:
         steps = np.arange(1, r.loss.shape[-1] + 1)
         for ax, field in ((left, "max_logit"), (right, "loss")):
@@ -631,7 +658,7 @@ def qk_lr_figure(runs, last: int = 50) -> Figure:
     if not runs or not all(isinstance(r, QKRun) for r in runs):
         raise TypeError("runs must be a non-empty sequence of QKRun")
     fig, (left, right) = new_figure(2)
-    colors = {"plain": COLORS["unscaled"], "norm": "0.55", "norm+gain": COLORS["scaled"]}
+    colors = QK_COLORS
     for r in runs:
         for ax, field in ((left, "loss"), (right, "max_logit")):
             x = r.final(field, last)
@@ -833,3 +860,101 @@ def init_width_latex(d_models=(512, 768, 4096, 8192), std: float = 0.02) -> str:
         r"\begin{array}{l" + "c" * d_models.size + "}" + header + r"\\ \hline "
         + r" \\ ".join(rows) + r"\end{array}"
     )  # fmt: skip
+
+
+# ------------------------------------------------------------ soft-capping, Gemma's scale
+
+
+def softcap(s, cap: float) -> np.ndarray:
+    """Gemma 2's logit soft-capping: cap · tanh(s / cap) (about s for |s| << cap, never past ±cap)."""
+    s = v.finite_array("s", s, ndim_min=0)
+    cap = v.finite_float("cap", cap, positive=True)
+    return cap * np.tanh(s / cap)
+
+
+def softcap_slope(s, cap: float) -> np.ndarray:
+    """d softcap / ds = 1 - tanh²(s / cap): the factor the cap puts on the gradient reaching s."""
+    s = v.finite_array("s", s, ndim_min=0)
+    cap = v.finite_float("cap", cap, positive=True)
+    return 1.0 - np.tanh(s / cap) ** 2
+
+
+def softcap_tv(sigmas, cap: float, n: int = 1024, rows: int = 200, seed: int = 0) -> np.ndarray:
+    """Mean total variation between softmax(s) and softmax(softcap(s)) over rows of n N(0, σ²) logits.
+
+    Every σ uses the same standard normal draws. Returns an array of len(sigmas).
+    """
+    sigmas = v.finite_array("sigmas", sigmas)
+    if np.any(sigmas < 0):
+        raise ValueError("sigmas must be >= 0")
+    cap = v.finite_float("cap", cap, positive=True)
+    z = np.random.default_rng(seed).standard_normal(
+        (v.positive_int("rows", rows), v.positive_int("n", n))
+    )
+    out = []
+    for sigma in sigmas:
+        p, q = _log_softmax(sigma * z)[1], _log_softmax(softcap(sigma * z, cap))[1]
+        out.append(0.5 * np.abs(p - q).sum(axis=-1).mean())
+    return np.array(out)
+
+
+SOFTCAP_RANGE = 150.0
+
+
+def softcap_figure(cap: float = 50.0) -> Figure:
+    """Left: the capped logit against the raw one. Right: the gradient factor 1 - tanh²(s/cap)."""
+    cap = v.finite_float("cap", cap, positive=True)
+    s = np.linspace(-SOFTCAP_RANGE, SOFTCAP_RANGE, 601)
+    fig, (left, right) = new_figure(2)
+    left.plot(s, s, ":", color=COLORS["theory"], lw=1, label="no cap")
+    left.plot(s, softcap(s, cap), color=COLORS["scaled"], label=f"{cap:g}·tanh(s/{cap:g})")
+    left.axhline(cap, color="0.6", lw=0.8)
+    left.axhline(-cap, color="0.6", lw=0.8)
+    left.set(xlabel="logit s", ylabel="logit after the cap", ylim=(-SOFTCAP_RANGE, SOFTCAP_RANGE))
+    left.legend(fontsize=8, loc="upper left")
+    right.plot(s, softcap_slope(s, cap), color=COLORS["unscaled"])
+    right.set(xlabel="logit s", ylabel="gradient factor 1 − tanh²(s/cap)", ylim=(0, 1.05))
+    note(
+        right,
+        f"cap {cap:g}\nat s = cap: value {softcap(cap, cap):.1f}, factor {softcap_slope(cap, cap):.2f}\n"
+        f"at s = 2·cap: factor {softcap_slope(2 * cap, cap):.3f}",
+        x=0.98,
+        ha="right",
+    )
+    return fig
+
+
+def describe_softcap_figure(cap: float = 50.0) -> str:
+    """Alt text for :func:`softcap_figure`."""
+    cap = v.finite_float("cap", cap, positive=True)
+    return (
+        f"Left: the capped logit {cap:g}·tanh(s/{cap:g}) follows the raw logit near zero and bends "
+        f"towards ±{cap:g}; a raw logit of {cap:g} becomes {softcap(cap, cap):.1f} and one of "
+        f"{SOFTCAP_RANGE:g} becomes {softcap(SOFTCAP_RANGE, cap):.1f}. Right: the gradient factor "
+        f"is 1 at s = 0, {softcap_slope(cap, cap):.2f} at s = {cap:g} and "
+        f"{softcap_slope(2 * cap, cap):.3f} at s = {2 * cap:g}."
+    )
+
+
+def query_scale_latex(models: dict) -> str:
+    """A LaTeX array of attention scales: model -> (d_model, h, head size, query_pre_attn_scalar).
+
+    Columns: head size d_k, d_model/h, the scalar under the root, the logit factor relative to
+    1/sqrt(d_k) (sqrt(d_k / scalar)) and the logit variance at initialisation for
+    unit-variance q and k components (d_k / scalar, 1 for 1/sqrt(d_k)).
+    """
+    rows = []
+    for name, (d_model, heads, d_k, scalar) in models.items():
+        d_model, heads, d_k, scalar = (
+            v.positive_int(k, x)
+            for k, x in zip(("d_model", "heads", "d_k", "scalar"), (d_model, heads, d_k, scalar))
+        )
+        rows.append(
+            rf"\text{{{name}}} & {d_k} & {d_model // heads} & {scalar} & "
+            rf"{math.sqrt(d_k / scalar):.3f} & {d_k / scalar:.3f}"
+        )
+    header = (
+        r"\text{model} & d_k & d_{\text{model}}/h & \text{scalar } a \text{ in } 1/\sqrt a"
+        r" & \sqrt{d_k/a} & \operatorname{Var}[s]"
+    )
+    return r"\begin{array}{lccccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
