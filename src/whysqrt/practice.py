@@ -25,7 +25,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
-from .numerics import logsumexp
 from .plots import COLORS, new_figure, note
 from .training import adam_update
 
@@ -48,13 +47,25 @@ __all__ = [
     "qk_loss_and_grads",
     "QKRun",
     "qk_train",
+    "QK_VARIANTS",
     "qk_norm_figure",
+    "qk_summary",
     "describe_qk_norm_figure",
+    "qk_lr_figure",
+    "describe_qk_lr_figure",
     "torch_linear_init",
     "xavier_uniform",
     "predicted_logit_variance",
     "init_logit_variance",
     "init_variance_latex",
+    "width_variance",
+    "init_width_latex",
+    "softcap",
+    "softcap_slope",
+    "softcap_tv",
+    "softcap_figure",
+    "describe_softcap_figure",
+    "query_scale_latex",
 ]
 
 METHOD_COLORS = {"fixed": COLORS["unscaled"], "log n": COLORS["scaled"]}
@@ -376,144 +387,308 @@ def describe_extrapolation_row(
 
 # ------------------------------------------------------------------------ QK-norm
 
+QK_VARIANTS = ("plain", "norm", "norm+gain", "clip")
+QK_LABELS = {
+    "plain": "q·k/√dₖ",
+    "norm": "QK-norm, no gain",
+    "norm+gain": "QK-norm + learned γ",
+    "clip": "q·k/√dₖ + QK-clip",
+}
+QK_COLORS = {
+    "plain": COLORS["unscaled"],
+    "norm": "0.55",
+    "norm+gain": COLORS["scaled"],
+    "clip": "#009E73",
+}
 
-def qk_logits(q, k, qk_norm: bool):
-    """Attention logits for queries (B, d_k) and keys (B, n, d_k).
+
+def qk_logits(q, k, qk_norm: bool, gamma=1.0):
+    """Attention logits for queries (..., d_k) and keys (..., n, d_k).
 
     Without QK-norm: q·k / sqrt(d_k). With it: q and k are RMS-normalised
-    (q sqrt(d_k) / |q|) before the same product, so the logit is
-    sqrt(d_k) cos(q, k) and can never exceed sqrt(d_k) in size.
+    (q sqrt(d_k) / |q|) before the same product and multiplied by the learned gain
+    gamma (a scalar, or an array broadcasting against the leading axes of q), so the
+    logit is gamma sqrt(d_k) cos(q, k) and never exceeds |gamma| sqrt(d_k).
     """
-    q = v.finite_array("q", q, ndim_min=2)
-    k = v.finite_array("k", k, ndim_min=3)
-    if q.ndim != 2 or k.ndim != 3 or k.shape[0] != q.shape[0] or k.shape[2] != q.shape[1]:
+    q = v.finite_array("q", q, ndim_min=1)
+    k = v.finite_array("k", k, ndim_min=2)
+    if k.ndim != q.ndim + 1 or k.shape[:-2] != q.shape[:-1] or k.shape[-1] != q.shape[-1]:
         raise ValueError(
-            f"q and k must have shapes (B, d_k) and (B, n, d_k), got {q.shape} and {k.shape}"
+            f"q and k must have shapes (..., d_k) and (..., n, d_k), got {q.shape} and {k.shape}"
         )
     d_k = q.shape[-1]
-    if qk_norm:
-        q = q * np.sqrt(d_k) / np.linalg.norm(q, axis=-1, keepdims=True)
-        k = k * np.sqrt(d_k) / np.linalg.norm(k, axis=-1, keepdims=True)
-    return np.einsum("bd,bnd->bn", q, k) / np.sqrt(d_k)
+    if not qk_norm:
+        return _dot(q, k) / np.sqrt(d_k)
+    q = q * np.sqrt(d_k) / np.linalg.norm(q, axis=-1, keepdims=True)
+    k = k * np.sqrt(d_k) / np.linalg.norm(k, axis=-1, keepdims=True)
+    gamma = v.finite_array("gamma", gamma, ndim_min=0)
+    return np.asarray(gamma)[..., None] * _dot(q, k) / np.sqrt(d_k)
 
 
-def _qk_batch(rng, batch: int, n_keys: int, d_model: int, noise: float):
-    """The retrieval task of the why-sqrt chapter: the query token is a noisy copy of key ``t``."""
-    x = rng.standard_normal((batch, n_keys, d_model))
-    t = rng.integers(0, n_keys, batch)
-    x0 = x[np.arange(batch), t] + noise * rng.standard_normal((batch, d_model))
-    return x0, x, t
+def _dot(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """q·k_j for q (..., d) and k (..., n, d): shape (..., n), by a batched matmul."""
+    return np.matmul(k, q[..., None])[..., 0]
 
 
-def qk_loss_and_grads(w_q, w_k, x0, x, t, qk_norm: bool):
-    """Cross-entropy -log p_target of one attention layer and its gradients (hand-derived).
+def _qk_batch(rng, batch: int, n_keys: int, d_model: int, noise: float, runs: int = 1):
+    """A retrieval batch for ``runs`` independent runs: the query token is a noisy copy of key ``t``.
 
-    Returns (loss, grad W_Q, grad W_K, logits). With G = dL/ds = (p - onehot(t))/B,
-    dL/dq = sum_j G_j dlogit_j/dq; for the normalised case the chain rule through
-    u = q/|q| adds the projection (I - u u^T)/|q| (and the same for each key).
+    Shapes: x0 (runs, batch, d_model), x (runs, batch, n_keys, d_model), t (runs, batch).
     """
-    batch, _, _ = x.shape
-    d_k = w_q.shape[0]
-    q, k = x0 @ w_q.T, x @ w_k.T
-    s = qk_logits(q, k, qk_norm)
-    logp = s - logsumexp(s, axis=-1)[:, None]
-    loss = -logp[np.arange(batch), t].mean()
+    x = rng.standard_normal((runs, batch, n_keys, d_model))
+    t = rng.integers(0, n_keys, (runs, batch))
+    x0 = np.take_along_axis(x, t[..., None, None], axis=2)[:, :, 0]
+    return x0 + noise * rng.standard_normal((runs, batch, d_model)), x, t
+
+
+def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
+    """Cross-entropy -log p_target of one attention layer, per run, and its hand-derived gradients.
+
+    Every array has a leading run axis S: w_q, w_k (S, d_k, d_model), x0 (S, B, d_model),
+    x (S, B, n, d_model), t (S, B), gamma (S,) (only for "norm+gain"; "norm" uses gamma = 1).
+    Returns (loss (S,), grad W_Q, grad W_K, grad gamma (S,), logits (S, B, n)). With
+    G = dL/ds = (p - onehot(t)) / B, the normalised case chains through u = q / |q|,
+    which adds the projection (I - u u^T) / |q| (and the same for each key).
+    """
+    if variant not in QK_VARIANTS:
+        raise ValueError(f"variant must be one of {QK_VARIANTS}, got {variant!r}")
+    runs, batch = t.shape
+    d_k = w_q.shape[1]
+    gamma = np.ones(runs) if gamma is None or variant != "norm+gain" else np.asarray(gamma)
+    runs, batch, n, d_model = x.shape
+    q = np.matmul(x0, w_q.transpose(0, 2, 1))
+    k = np.matmul(x.reshape(runs, batch * n, d_model), w_k.transpose(0, 2, 1)).reshape(
+        runs, batch, n, d_k
+    )
+    s = qk_logits(q, k, variant in ("norm", "norm+gain"), gamma[:, None])
+    logp, _ = _log_softmax(s)
+    pick = (np.arange(runs)[:, None], np.arange(batch)[None, :], t)
+    loss = -logp[pick].mean(axis=1)
     g = np.exp(logp)
-    g[np.arange(batch), t] -= 1.0
+    g[pick] -= 1.0
     g /= batch
-    if qk_norm:
+    if variant in ("plain", "clip"):
+        dq = np.matmul(g[:, :, None, :], k)[:, :, 0] / np.sqrt(d_k)
+        dk = g[..., None] * q[:, :, None, :] / np.sqrt(d_k)
+        d_gamma = np.zeros(runs)
+    else:
         qn, kn = (
             np.linalg.norm(q, axis=-1, keepdims=True),
             np.linalg.norm(k, axis=-1, keepdims=True),
         )
         u, w = q / qn, k / kn
-        du = np.sqrt(d_k) * np.einsum("bn,bnd->bd", g, w)
-        dw = np.sqrt(d_k) * g[..., None] * u[:, None, :]
+        scale = np.sqrt(d_k) * gamma[:, None, None]
+        du = scale * np.matmul(g[:, :, None, :], w)[:, :, 0]
+        dw = scale[..., None] * g[..., None] * u[:, :, None, :]
         dq = (du - np.sum(du * u, axis=-1, keepdims=True) * u) / qn
         dk = (dw - np.sum(dw * w, axis=-1, keepdims=True) * w) / kn
-    else:
-        dq = np.einsum("bn,bnd->bd", g, k) / np.sqrt(d_k)
-        dk = g[..., None] * q[:, None, :] / np.sqrt(d_k)
-    return loss, dq.T @ x0, np.einsum("bnd,bne->de", dk, x), s
+        cos = _dot(u, w)
+        d_gamma = np.sqrt(d_k) * np.sum(g * cos, axis=(1, 2))
+        if variant == "norm":
+            d_gamma = np.zeros(runs)
+    grad_q = np.matmul(dq.transpose(0, 2, 1), x0)
+    grad_k = np.matmul(
+        dk.reshape(runs, batch * n, d_k).transpose(0, 2, 1), x.reshape(runs, batch * n, d_model)
+    )
+    return loss, grad_q, grad_k, d_gamma, s
 
 
 @dataclass(frozen=True)
 class QKRun:
-    """Per-step ``loss`` and ``max_logit`` (largest |logit| in the batch) of :func:`qk_train`."""
+    """Per-step results of :func:`qk_train`, each of shape (len(lrs), n_runs, steps).
 
-    qk_norm: bool
+    ``loss`` is the batch loss, ``max_logit`` the largest |logit| in the batch and
+    ``gamma`` the learned gain (1 throughout for "plain" and "norm"). A diverged run
+    has non-finite entries from the step it overflowed.
+    """
+
+    variant: str
+    lrs: np.ndarray
     loss: np.ndarray
     max_logit: np.ndarray
+    gamma: np.ndarray
+
+    @property
+    def qk_norm(self) -> bool:
+        return self.variant in ("norm", "norm+gain")
+
+    def final(self, field: str = "loss", last: int = 50) -> np.ndarray:
+        """Mean of ``field`` over the last ``last`` steps, shape (len(lrs), n_runs); inf if diverged."""
+        x = getattr(self, field)[..., -last:]
+        out = np.mean(x, axis=-1)
+        return np.where(np.all(np.isfinite(x), axis=-1), out, np.inf)
 
 
 def qk_train(
-    qk_norm: bool,
+    variant: str = "plain",
     steps: int = 250,
-    lr: float = 0.02,
+    lrs=(0.02,),
+    n_runs: int = 5,
     seed: int = 0,
     batch: int = 32,
     n_keys: int = 8,
     d_model: int = 16,
     d_k: int = 16,
     noise: float = 0.5,
+    tau: float = 10.0,
 ) -> QKRun:
-    """Adam on W_Q, W_K (entries N(0, 1/d_model)) for the retrieval task; seeded, numpy only."""
-    steps, batch = v.positive_int("steps", steps), v.positive_int("batch", batch)
+    """Adam on W_Q, W_K (entries N(0, 1/d_model)) and, for "norm+gain", a scalar gain γ (from 1).
+
+    "clip" is the plain layer with QK-clip (Kimi K2's MuonClip, here after an Adam step):
+    when a run's largest |logit| in the step's batch exceeds ``tau``, W_Q and W_K are both
+    multiplied by sqrt(tau / largest), which brings that logit back to ``tau``.
+
+    Vectorised: ``n_runs`` independent runs (initialisation and batches drawn from one
+    generator seeded with ``seed``) at every learning rate in ``lrs``, all in one array.
+    The same seed gives every variant and every learning rate the same initial
+    weights and the same batches (paired comparisons).
+    """
+    if variant not in QK_VARIANTS:
+        raise ValueError(f"variant must be one of {QK_VARIANTS}, got {variant!r}")
+    steps, batch, n_runs = (
+        v.positive_int("steps", steps),
+        v.positive_int("batch", batch),
+        v.positive_int("n_runs", n_runs),
+    )
     n_keys, d_model, d_k = (
         v.positive_int(name, x)
         for name, x in (("n_keys", n_keys), ("d_model", d_model), ("d_k", d_k))
     )
-    lr = v.finite_float("lr", lr, positive=True)
+    lrs = v.finite_array("lrs", lrs, ndim_min=0).ravel()
+    if np.any(lrs <= 0):
+        raise ValueError(f"lrs must be positive, got {lrs.tolist()}")
     noise = v.finite_float("noise", noise, nonneg=True)
+    tau = v.finite_float("tau", tau, positive=True)
+    n_lr, total = lrs.size, lrs.size * n_runs
     rng = np.random.default_rng(seed)
-    params = [rng.standard_normal((d_k, d_model)) / np.sqrt(d_model) for _ in range(2)]
+    params = [
+        np.tile(rng.standard_normal((n_runs, d_k, d_model)) / np.sqrt(d_model), (n_lr, 1, 1))
+        for _ in range(2)
+    ] + [np.ones(total)]
+    lr = [np.repeat(lrs, n_runs)[:, None, None]] * 2 + [np.repeat(lrs, n_runs)]
     m1 = [np.zeros_like(p) for p in params]
     m2 = [np.zeros_like(p) for p in params]
-    loss, max_logit = np.empty(steps), np.empty(steps)
-    for step in range(1, steps + 1):
-        out = qk_loss_and_grads(
-            *params, *_qk_batch(rng, batch, n_keys, d_model, noise), bool(qk_norm)
-        )
-        loss[step - 1], max_logit[step - 1] = out[0], np.abs(out[3]).max()
-        for i, grad in enumerate(out[1:3]):
-            update, m1[i], m2[i] = adam_update(grad, m1[i], m2[i], step, lr)
-            params[i] += update
-    return QKRun(bool(qk_norm), loss, max_logit)
+    loss, max_logit, gamma = (np.empty((total, steps)) for _ in range(3))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(1, steps + 1):
+            x0, x, t = (np.tile(a, (n_lr,) + (1,) * (a.ndim - 1)) for a in
+                        _qk_batch(rng, batch, n_keys, d_model, noise, n_runs))  # fmt: skip
+            out = qk_loss_and_grads(*params[:2], x0, x, t, variant, params[2])
+            loss[:, step - 1], gamma[:, step - 1] = out[0], params[2]
+            max_logit[:, step - 1] = np.abs(out[4]).max(axis=(1, 2))
+            for i, grad in enumerate(out[1:4]):
+                if i == 2 and variant != "norm+gain":
+                    break
+                update, m1[i], m2[i] = adam_update(grad, m1[i], m2[i], step, lr[i])
+                params[i] += update
+            if variant == "clip":
+                shrink = np.sqrt(np.minimum(1.0, tau / max_logit[:, step - 1]))[:, None, None]
+                params[0] *= shrink
+                params[1] *= shrink
+    shape = (n_lr, n_runs, steps)
+    return QKRun(variant, lrs, loss.reshape(shape), max_logit.reshape(shape), gamma.reshape(shape))
 
 
-def qk_norm_figure(runs, d_k: int = 16) -> Figure:
-    """Largest |logit| (left) and loss (right) per step for runs with and without QK-norm."""
+def _mean_se(x: np.ndarray, axis: int = 0):
+    """Mean and standard error along ``axis`` (over independent runs)."""
+    return x.mean(axis=axis), x.std(axis=axis, ddof=1) / np.sqrt(x.shape[axis])
+
+
+def qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> Figure:
+    """Largest |logit| (left) and loss (right) per step: mean over runs, band ± 1 standard error."""
     runs = list(runs)
     if not runs or not all(isinstance(r, QKRun) for r in runs):
         raise TypeError("runs must be a non-empty sequence of QKRun")
     fig, (left, right) = new_figure(2)
+    colors = QK_COLORS
     for r in runs:
-        color = COLORS["scaled"] if r.qk_norm else COLORS["unscaled"]
-        label = "QK-norm" if r.qk_norm else "q·k/√dₖ"
-        steps = np.arange(1, r.loss.size + 1)
-        left.plot(steps, r.max_logit, color=color, label=label)
-        right.plot(steps, r.loss, color=color, label=label)
-    left.axhline(np.sqrt(d_k), color=COLORS["theory"], ls=":", lw=1, label="bound √dₖ")
+        steps = np.arange(1, r.loss.shape[-1] + 1)
+        for ax, field in ((left, "max_logit"), (right, "loss")):
+            mean, se = _mean_se(getattr(r, field)[lr_index])
+            ax.plot(steps, mean, color=colors[r.variant], label=QK_LABELS[r.variant])
+            ax.fill_between(steps, mean - se, mean + se, color=colors[r.variant], alpha=0.25, lw=0)
+    left.axhline(np.sqrt(d_k), color=COLORS["theory"], ls=":", lw=1, label="√dₖ (bound without γ)")
     left.set(xlabel="Adam step", ylabel="largest |logit| in the batch")
     right.set(xlabel="Adam step", ylabel="loss −log p(target)", yscale="log")
     left.legend(fontsize=8)
     return fig
 
 
-def describe_qk_norm_figure(runs, d_k: int = 16) -> str:
-    """Alt text for :func:`qk_norm_figure`."""
+def qk_summary(runs, lr_index: int = 0, last: int = 50) -> dict:
+    """Per variant: mean and standard error over runs of the final loss, final largest logit, final γ.
+
+    The start value of the largest logit is the mean over the first 10 steps. These
+    are the numbers the chapter's prose and the figure's alt text both print.
+    """
+    out = {}
+    for r in runs:
+        loss, loss_se = _mean_se(r.final("loss", last)[lr_index])
+        end, end_se = _mean_se(r.final("max_logit", last)[lr_index])
+        out[r.variant] = {
+            "loss": float(loss), "loss-se": float(loss_se),
+            "loss-min": float(r.final("loss", last)[lr_index].min()),
+            "loss-max": float(r.final("loss", last)[lr_index].max()),
+            "logit-start": float(r.max_logit[lr_index, :, :10].mean()),
+            "logit-end": float(end), "logit-end-se": float(end_se),
+            "gamma": float(r.final("gamma", last)[lr_index].mean()),
+        }  # fmt: skip
+    return out
+
+
+def describe_qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> str:
+    """Alt text for :func:`qk_norm_figure`, built from :func:`qk_summary` (the prose's numbers)."""
+    runs = list(runs)
+    summary = qk_summary(runs, lr_index)
+    parts = [
+        f"{QK_LABELS[name]}: the largest logit goes from {s['logit-start']:.1f} to "
+        f"{s['logit-end']:.1f} and the loss ends at {s['loss']:.3f} ± {s['loss-se']:.3f}"
+        for name, s in summary.items()
+    ]
+    return (
+        f"Two panels against {runs[0].loss.shape[-1]} Adam steps, mean of {runs[0].loss.shape[1]} "
+        "runs with a band of ± one standard error: "
+        + "; ".join(parts)
+        + f"; √dₖ is {np.sqrt(d_k):.0f}."
+    )
+
+
+def qk_lr_figure(runs, last: int = 50) -> Figure:
+    """Final loss against the learning rate per variant: mean ± 1 s.e. over runs; diverged runs marked."""
+    runs = list(runs)
+    if not runs or not all(isinstance(r, QKRun) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of QKRun")
+    fig, (left, right) = new_figure(2)
+    colors = QK_COLORS
+    for r in runs:
+        for ax, field in ((left, "loss"), (right, "max_logit")):
+            x = r.final(field, last)
+            ok = np.all(np.isfinite(x), axis=1)
+            mean, se = _mean_se(np.where(np.isfinite(x), x, np.nan), axis=1)
+            ax.errorbar(r.lrs[ok], mean[ok], yerr=se[ok], marker="o", ms=4, capsize=3,
+                        color=colors[r.variant], label=QK_LABELS[r.variant])  # fmt: skip
+            bad = ~ok
+            if bad.any():
+                ax.plot(r.lrs[bad], np.full(bad.sum(), np.nanmax(np.where(ok[:, None], x, np.nan))),
+                        "x", color=colors[r.variant], ms=8)  # fmt: skip
+    left.set(xscale="log", yscale="log", xlabel="Adam learning rate", ylabel="final loss")
+    right.set(
+        xscale="log", yscale="log", xlabel="Adam learning rate", ylabel="final largest |logit|"
+    )
+    left.legend(fontsize=8)
+    return fig
+
+
+def describe_qk_lr_figure(runs, last: int = 50) -> str:
+    """Alt text for :func:`qk_lr_figure`: the run means at every learning rate."""
+    runs = list(runs)
     parts = []
     for r in runs:
-        name = "with QK-norm" if r.qk_norm else "without QK-norm"
-        parts.append(
-            f"{name} the largest logit goes from {r.max_logit[0]:.1f} to {r.max_logit[-1]:.1f} "
-            f"(maximum {r.max_logit.max():.1f}) and the loss ends at {r.loss[-1]:.3f}"
+        loss, logit = r.final("loss", last).mean(axis=1), r.final("max_logit", last).mean(axis=1)
+        pairs = ", ".join(
+            f"{loss[i]:.3g} (largest logit {logit[i]:.3g}) at {lr:g}" for i, lr in enumerate(r.lrs)
         )
-    return (
-        f"Two panels against {runs[0].loss.size} Adam steps: "
-        + "; ".join(parts)
-        + f"; the bound √dₖ is {np.sqrt(d_k):.0f}."
-    )
+        parts.append(f"{QK_LABELS[r.variant]}: final loss {pairs}")
+    return "Final loss and largest logit against the Adam learning rate. " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------ PyTorch initialisation
@@ -641,3 +816,145 @@ def init_variance_latex(d_model: int = 512, n_heads: int = 8, seed: int = 0) -> 
         r" & \operatorname{Var}[q\cdot k/\sqrt{d_k}] & \text{Monte Carlo}"
     )
     return r"\begin{array}{lcccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
+
+
+WIDTH_SCHEMES = ("linear-nobias", "mha", "t5", "std")
+
+
+def width_variance(scheme: str, d_model: int, std: float = 0.02) -> float:
+    """Var of the logit the model computes, at initialisation, for unit-variance inputs.
+
+    "linear-nobias" and "mha": PyTorch's defaults, logit q·k/sqrt(d_k) (1/9 and 1/4 at every
+    width); "t5": W_Q std (d_model d_k)^-1/2, W_K std d_model^-1/2, logit q·k without a divisor
+    (1); "std": every weight N(0, std^2), logit q·k/sqrt(d_k), so Var = (std^2 d_model)^2.
+    None depends on d_k.
+    """
+    d_model = v.positive_int("d_model", d_model)
+    std = v.finite_float("std", std, positive=True)
+    if scheme in ("linear-nobias", "mha"):
+        return _component_variance(scheme, d_model) ** 2
+    if scheme == "t5":
+        return 1.0
+    if scheme == "std":
+        return (std**2 * d_model) ** 2
+    raise ValueError(f"scheme must be one of {WIDTH_SCHEMES}, got {scheme!r}")
+
+
+def init_width_latex(d_models=(512, 768, 4096, 8192), std: float = 0.02) -> str:
+    """A LaTeX array (for ``ws.math``): :func:`width_variance` for each scheme (rows) and width."""
+    d_models = v.positive_int_list("d_models", d_models)
+    names = {
+        "linear-nobias": r"\texttt{nn.Linear}\text{ (PyTorch default)}",
+        "mha": r"\texttt{nn.MultiheadAttention}",
+        "t5": r"\text{T5 (no divisor)}",
+        "std": rf"\text{{fixed std }}{std:g}",
+    }
+    header = r"\text{initialisation} & " + " & ".join(
+        rf"d_{{\text{{model}}}} = {int(d)}" for d in d_models
+    )
+    rows = [
+        names[sch] + " & " + " & ".join(f"{width_variance(sch, int(d), std):.3g}" for d in d_models)
+        for sch in WIDTH_SCHEMES
+    ]
+    return (
+        r"\begin{array}{l" + "c" * d_models.size + "}" + header + r"\\ \hline "
+        + r" \\ ".join(rows) + r"\end{array}"
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------ soft-capping, Gemma's scale
+
+
+def softcap(s, cap: float) -> np.ndarray:
+    """Gemma 2's logit soft-capping: cap · tanh(s / cap) (about s for |s| << cap, never past ±cap)."""
+    s = v.finite_array("s", s, ndim_min=0)
+    cap = v.finite_float("cap", cap, positive=True)
+    return cap * np.tanh(s / cap)
+
+
+def softcap_slope(s, cap: float) -> np.ndarray:
+    """d softcap / ds = 1 - tanh²(s / cap): the factor the cap puts on the gradient reaching s."""
+    s = v.finite_array("s", s, ndim_min=0)
+    cap = v.finite_float("cap", cap, positive=True)
+    return 1.0 - np.tanh(s / cap) ** 2
+
+
+def softcap_tv(sigmas, cap: float, n: int = 1024, rows: int = 200, seed: int = 0) -> np.ndarray:
+    """Mean total variation between softmax(s) and softmax(softcap(s)) over rows of n N(0, σ²) logits.
+
+    Every σ uses the same standard normal draws. Returns an array of len(sigmas).
+    """
+    sigmas = v.finite_array("sigmas", sigmas)
+    if np.any(sigmas < 0):
+        raise ValueError("sigmas must be >= 0")
+    cap = v.finite_float("cap", cap, positive=True)
+    z = np.random.default_rng(seed).standard_normal(
+        (v.positive_int("rows", rows), v.positive_int("n", n))
+    )
+    out = []
+    for sigma in sigmas:
+        p, q = _log_softmax(sigma * z)[1], _log_softmax(softcap(sigma * z, cap))[1]
+        out.append(0.5 * np.abs(p - q).sum(axis=-1).mean())
+    return np.array(out)
+
+
+SOFTCAP_RANGE = 150.0
+
+
+def softcap_figure(cap: float = 50.0) -> Figure:
+    """Left: the capped logit against the raw one. Right: the gradient factor 1 - tanh²(s/cap)."""
+    cap = v.finite_float("cap", cap, positive=True)
+    s = np.linspace(-SOFTCAP_RANGE, SOFTCAP_RANGE, 601)
+    fig, (left, right) = new_figure(2)
+    left.plot(s, s, ":", color=COLORS["theory"], lw=1, label="no cap")
+    left.plot(s, softcap(s, cap), color=COLORS["scaled"], label=f"{cap:g}·tanh(s/{cap:g})")
+    left.axhline(cap, color="0.6", lw=0.8)
+    left.axhline(-cap, color="0.6", lw=0.8)
+    left.set(xlabel="logit s", ylabel="logit after the cap", ylim=(-SOFTCAP_RANGE, SOFTCAP_RANGE))
+    left.legend(fontsize=8, loc="upper left")
+    right.plot(s, softcap_slope(s, cap), color=COLORS["unscaled"])
+    right.set(xlabel="logit s", ylabel="gradient factor 1 − tanh²(s/cap)", ylim=(0, 1.05))
+    note(
+        right,
+        f"cap {cap:g}\nat s = cap: value {softcap(cap, cap):.1f}, factor {softcap_slope(cap, cap):.2f}\n"
+        f"at s = 2·cap: factor {softcap_slope(2 * cap, cap):.3f}",
+        x=0.98,
+        ha="right",
+    )
+    return fig
+
+
+def describe_softcap_figure(cap: float = 50.0) -> str:
+    """Alt text for :func:`softcap_figure`."""
+    cap = v.finite_float("cap", cap, positive=True)
+    return (
+        f"Left: the capped logit {cap:g}·tanh(s/{cap:g}) follows the raw logit near zero and bends "
+        f"towards ±{cap:g}; a raw logit of {cap:g} becomes {softcap(cap, cap):.1f} and one of "
+        f"{SOFTCAP_RANGE:g} becomes {softcap(SOFTCAP_RANGE, cap):.1f}. Right: the gradient factor "
+        f"is 1 at s = 0, {softcap_slope(cap, cap):.2f} at s = {cap:g} and "
+        f"{softcap_slope(2 * cap, cap):.3f} at s = {2 * cap:g}."
+    )
+
+
+def query_scale_latex(models: dict) -> str:
+    """A LaTeX array of attention scales: model -> (d_model, h, head size, query_pre_attn_scalar).
+
+    Columns: head size d_k, d_model/h, the scalar under the root, the logit factor relative to
+    1/sqrt(d_k) (sqrt(d_k / scalar)) and the logit variance at initialisation for
+    unit-variance q and k components (d_k / scalar, 1 for 1/sqrt(d_k)).
+    """
+    rows = []
+    for name, (d_model, heads, d_k, scalar) in models.items():
+        d_model, heads, d_k, scalar = (
+            v.positive_int(k, x)
+            for k, x in zip(("d_model", "heads", "d_k", "scalar"), (d_model, heads, d_k, scalar))
+        )
+        rows.append(
+            rf"\text{{{name}}} & {d_k} & {d_model // heads} & {scalar} & "
+            rf"{math.sqrt(d_k / scalar):.3f} & {d_k / scalar:.3f}"
+        )
+    header = (
+        r"\text{model} & d_k & d_{\text{model}}/h & \text{scalar } a \text{ in } 1/\sqrt a"
+        r" & \sqrt{d_k/a} & \operatorname{Var}[s]"
+    )
+    return r"\begin{array}{lccccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
