@@ -86,6 +86,46 @@ def test_failure_modes_are_sharp_and_flat():
     assert "no scale" in _texts(D.failure_mode(0.0, d_k=64))
 
 
+def test_largest_weights_spread_and_error_bars_over_sequences():
+    sharp = D.largest_weights(0.0, d_k=256, n_seqs=100, n_queries=8, seed=0)
+    assert sharp.largest.shape == (100, 8) and sharp.n_rows == 800 and sharp.n_seqs == 100
+    mean, se = sharp.mean()
+    assert 0.85 < mean < 0.97 and 0 < se < 0.01  # typical, not every row at 1.000
+    below, below_se = sharp.share_below(0.9)
+    assert 0.1 < below < 0.4 and below_se > 0
+    assert sharp.quantile(0.5) > 0.98
+    # the error bar is over sequences: equal to the spread of the per-sequence means
+    per_seq = sharp.largest.mean(axis=1)
+    assert se == pytest.approx(per_seq.std(ddof=1) / np.sqrt(100))
+    ref = [D.largest_weights(0.5, d_k=d, n_seqs=100, seed=1).mean()[0] for d in (16, 256)]
+    assert abs(ref[0] - ref[1]) < 0.02 and max(ref) < 0.4  # scaled: same at every d_k
+    assert D.largest_weights(0.0, d_k=64, n_seqs=5, seed=2).largest.tolist() == (
+        D.largest_weights(0.0, d_k=64, n_seqs=5, seed=2).largest.tolist()
+    )
+
+
+def test_the_in_brief_listing_shows_the_lines_that_compute_attention():
+    """in-brief includes a few lines of scaled_dot_product_attention by number: keep them right."""
+    import re
+    from pathlib import Path
+
+    from sphinx.config import Config
+    from sphinx.directives.code import LiteralIncludeReader
+
+    root = Path(__file__).resolve().parents[1]
+    chapter = (root / "book" / "in-brief.md").read_text(encoding="utf-8")
+    block = re.search(r"```\{literalinclude\} \.\./(\S+)\n((?::\w[\w-]*:.*\n)+)```", chapter)
+    assert block, "in-brief has no literalinclude"
+    options = dict(re.findall(r":([\w-]+): ?(.*)", block.group(2)))
+    text, _ = LiteralIncludeReader(str(root / block.group(1)), options, Config()).read()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("def scaled_dot_product_attention(")
+    assert "attention_scores(q, k, scale=scale)" in lines[1]
+    assert "np.exp(scores - scores.max(" in text and "weights /= weights.sum(" in text
+    assert lines[-1].strip() == "return weights @ v, weights"
+    assert len(lines) <= 6
+
+
 @settings(max_examples=25, deadline=None)
 @given(alpha=st.floats(0, 2), d_k=st.integers(1, 512), seed=st.integers(0, 10))
 def test_failure_row_is_a_probability_vector(alpha, d_k, seed):
@@ -118,6 +158,9 @@ def test_scale_roles_place_the_point():
         (D.failure_mode, {"alpha": float("nan")}, "alpha"),
         (D.failure_mode, {"d_k": 0}, "d_k"),
         (D.failure_row, {"alpha": 0.5, "n_keys": 0}, "n_keys"),
+        (D.largest_weights, {"n_seqs": 1}, "n_seqs"),
+        (D.largest_weights, {"n_queries": 0}, "n_queries"),
+        (D.largest_weights, {"alpha": -0.1}, "alpha"),
         (D.scale_roles, {"lr": 0.0}, "lr"),
         (D.scale_roles, {"alpha": 3.0}, "alpha"),
         (D.describe_scale_roles, {"d_k": 0}, "d_k"),

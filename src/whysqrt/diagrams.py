@@ -9,6 +9,8 @@ Used by the ``in-brief`` chapter (and its data-flow diagram by ``dk-sizing``) an
   norms grow like sqrt(d_k), cos(theta) of random vectors shrinks like 1/sqrt(d_k);
 * :func:`failure_mode` - one query's softmax weights with the logits divided by
   d_k**alpha (alpha = 0: too sharp, alpha = 1: too flat) against the sqrt(d_k) scale;
+* :func:`largest_weights` - how typical that one query is: the largest weight of every
+  row over many independent sequences, with error bars over sequences;
 * :func:`scale_roles` - where a model starts (initial logit spread) and how far one SGD
   step moves its logits, as functions of the exponent, d_k and the learning rate.
 
@@ -26,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from . import _validate as v
+from . import initscale  # noqa: F401  (the init × width table of in-brief: ws.initscale)
 from .experiments import DK_GRID
 from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
@@ -39,6 +42,8 @@ __all__ = [
     "geometry_figure",
     "describe_geometry_figure",
     "failure_row",
+    "LargestWeights",
+    "largest_weights",
     "failure_mode",
     "describe_failure_mode",
     "scale_roles",
@@ -248,6 +253,70 @@ def failure_row(alpha: float, d_k: int = 256, n_keys: int = 16, seed: int = 0) -
     rng = np.random.default_rng([seed, d_k])
     q, k = rng.standard_normal(d_k), rng.standard_normal((n_keys, d_k))
     return softmax((k @ q) * d_k**-alpha)
+
+
+@dataclass(frozen=True)
+class LargestWeights:
+    """The largest softmax weight of every row, shape (n_seqs, n_queries).
+
+    Rows of one sequence share its keys and are not independent; every error bar is
+    a standard error over the independent sequences.
+    """
+
+    largest: np.ndarray
+    alpha: float
+    d_k: int
+    n_keys: int
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.largest.size)
+
+    @property
+    def n_seqs(self) -> int:
+        return int(self.largest.shape[0])
+
+    def _over_seqs(self, per_row: np.ndarray) -> tuple[float, float]:
+        per_seq = per_row.mean(axis=1)
+        return float(per_seq.mean()), float(per_seq.std(ddof=1) / np.sqrt(per_seq.size))
+
+    def mean(self) -> tuple[float, float]:
+        """Mean largest weight and its standard error over sequences."""
+        return self._over_seqs(self.largest)
+
+    def share_below(self, threshold: float) -> tuple[float, float]:
+        """Share of rows whose largest weight is below ``threshold``, ± standard error."""
+        threshold = v.in_range("threshold", threshold, 0.0, 1.0)
+        return self._over_seqs((self.largest < threshold).astype(float))
+
+    def quantile(self, q: float) -> float:
+        """A quantile of the largest weight over all rows (no error bar)."""
+        return float(np.quantile(self.largest, v.in_range("q", q, 0.0, 1.0)))
+
+
+def largest_weights(
+    alpha: float = 0.0,
+    d_k: int = 256,
+    n_keys: int = 16,
+    n_seqs: int = 200,
+    n_queries: int = 16,
+    seed: int = 0,
+) -> LargestWeights:
+    """Largest weight of each row over ``n_seqs`` independent seeded sequences.
+
+    Each sequence has ``n_queries`` standard normal queries and ``n_keys`` keys, logits
+    q·k / d_k**alpha, as in :func:`failure_row`.
+    """
+    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
+    d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
+    n_seqs, n_queries = v.positive_int("n_seqs", n_seqs), v.positive_int("n_queries", n_queries)
+    if n_seqs < 2:
+        raise ValueError(f"n_seqs must be at least 2 for a standard error, got {n_seqs}")
+    rng = np.random.default_rng([seed, d_k, n_keys])
+    q = rng.standard_normal((n_seqs, n_queries, d_k))
+    k = rng.standard_normal((n_seqs, n_keys, d_k))
+    p = softmax(np.einsum("sqd,skd->sqk", q, k) * d_k**-alpha, axis=-1)
+    return LargestWeights(p.max(axis=-1), alpha, d_k, n_keys)
 
 
 def _alpha_name(alpha: float) -> str:

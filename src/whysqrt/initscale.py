@@ -1,0 +1,167 @@
+"""Initialisation × width: the attention logit variance a model starts with (in-brief).
+
+One head's query and key are ``q = x W_Q + b_Q`` and ``k = x' W_K + b_K`` for two different
+tokens ``x, x'`` with independent unit-variance components (the output of a LayerNorm, say).
+Each component of ``q`` and ``k`` then has variance
+
+    sigma^2 = d_model * Var[W_ij] + Var[b_i],
+
+and, since the d_k products q_i k_i are uncorrelated with variance sigma^4,
+
+    Var[q·k / sqrt(d_k)] = sigma^4.
+
+The head size d_k drops out; the initialisation and the width d_model do not. PyTorch's
+defaults scale Var[W_ij] like 1/d_model (sigma^4 = 1/9 or 1/4 at every width); a fixed
+standard deviation such as GPT-2's 0.02 gives (0.02^2 d_model)^2.
+
+* :data:`INITS` - the initialisations compared, with their labels;
+* :func:`component_variance`, :func:`predicted_logit_variance` - the formula above;
+* :func:`logit_variance_mc` - a seeded Monte Carlo over independent weight draws;
+* :func:`init_width_table` - initialisation × width as a table to glue whole.
+
+The numpy copies of PyTorch's initialisers live in :mod:`whysqrt.practice`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validate as v
+from .practice import torch_linear_init, xavier_uniform
+from .tables import Table, table
+
+__all__ = [
+    "INITS",
+    "GPT2_STD",
+    "component_variance",
+    "predicted_logit_variance",
+    "logit_variance_mc",
+    "init_width_table",
+]
+
+#: GPT-2's ``initializer_range`` (Hugging Face ``GPT2Config``): every weight ~ N(0, 0.02^2).
+GPT2_STD = 0.02
+
+#: name -> label of the initialisations compared (``"normal"`` uses a fixed ``std``).
+INITS = {
+    "linear": "PyTorch nn.Linear default",
+    "mha": "PyTorch nn.MultiheadAttention",
+    "normal": "N(0, std²), fixed std",
+    "fan-in": "N(0, 1/d_model)",
+}
+
+
+def _init(init) -> str:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    return init
+
+
+def _label(init: str, std: float) -> str:
+    if init != "normal":
+        return INITS[init]
+    return f"N(0, {std:g}²)" + (", GPT-2" if std == GPT2_STD else "")
+
+
+def _weight_and_bias_variance(init: str, d_model: int, std: float) -> tuple[float, float]:
+    if init == "linear":  # kaiming_uniform_(a=sqrt 5): U(+-1/sqrt(fan_in)), bias likewise
+        return 1 / (3 * d_model), 1 / (3 * d_model)
+    if init == "mha":  # xavier_uniform_ on the packed (3 d_model, d_model) in-projection
+        return 1 / (2 * d_model), 0.0
+    if init == "normal":  # N(0, std^2) weights, zero bias (GPT-2's _init_weights)
+        return std**2, 0.0
+    return 1 / d_model, 0.0  # "fan-in": unit-variance q_i, the textbook assumption
+
+
+def component_variance(init: str = "linear", d_model: int = 768, std: float = GPT2_STD) -> float:
+    """Var[q_i] = d_model Var[W_ij] + Var[b_i] for unit-variance inputs."""
+    init = _init(init)
+    d_model = v.positive_int("d_model", d_model)
+    std = v.finite_float("std", std, positive=True)
+    w, b = _weight_and_bias_variance(init, d_model, std)
+    return d_model * w + b
+
+
+def predicted_logit_variance(
+    init: str = "linear", d_model: int = 768, std: float = GPT2_STD
+) -> float:
+    """Var[q·k/sqrt(d_k)] at initialisation: Var[q_i]^2, the same for every head size d_k."""
+    return component_variance(init, d_model, std) ** 2
+
+
+def _draw(init: str, d_model: int, d_k: int, std: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """One head's (d_k, d_model) weight slice and bias, PyTorch's (out, in) layout."""
+    if init == "linear":
+        return torch_linear_init(d_model, d_model, rng, bias=True, rows=d_k)
+    if init == "mha":
+        return xavier_uniform(d_model, 3 * d_model, rng, rows=d_k), np.zeros(d_k)
+    s = std if init == "normal" else 1 / math.sqrt(d_model)
+    return s * rng.standard_normal((d_k, d_model), dtype=np.float32), np.zeros(d_k)
+
+
+def logit_variance_mc(
+    init: str = "linear",
+    d_model: int = 768,
+    d_k: int = 64,
+    *,
+    std: float = GPT2_STD,
+    n_weights: int = 8,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Monte Carlo Var[q·k/sqrt(d_k)] and its standard error, over independent weight draws.
+
+    Each of ``n_weights`` draws initialises W_Q, W_K (and biases) afresh. The average over
+    pairs of tokens x, x' (independent, mean 0, identity covariance) is taken exactly:
+    with A = W_Q^T W_K, E[(q·k)^2] = |A|_F^2 + |W_Q^T b_K|^2 + |W_K^T b_Q|^2 + (b_Q·b_K)^2,
+    and |A|_F^2 = sum((W_Q W_Q^T) * (W_K W_K^T)) costs d_k^2 d_model. The mean logit is
+    0 by symmetry, so this is the variance. The error bar is the standard error over the
+    independent weight draws.
+    """
+    init = _init(init)
+    d_model, d_k = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
+    std = v.finite_float("std", std, positive=True)
+    n_weights = v.positive_int("n_weights", n_weights)
+    if n_weights < 2:
+        raise ValueError(f"n_weights must be at least 2 for a standard error, got {n_weights}")
+    rng = np.random.default_rng([seed, d_model, d_k, list(INITS).index(init)])
+    per_draw = np.empty(n_weights)
+    for w in range(n_weights):
+        (w_q, b_q), (w_k, b_k) = (_draw(init, d_model, d_k, std, rng) for _ in range(2))
+        frob = np.sum((w_q @ w_q.T).astype(float) * (w_k @ w_k.T))
+        bias = np.sum((b_k @ w_q) ** 2) + np.sum((b_q @ w_k) ** 2) + (b_q @ b_k) ** 2
+        per_draw[w] = (frob + bias) / d_k
+    return float(per_draw.mean()), float(per_draw.std(ddof=1) / math.sqrt(n_weights))
+
+
+def init_width_table(
+    d_models=(768, 2048, 8192),
+    inits=tuple(INITS),
+    *,
+    d_k: int = 64,
+    std: float = GPT2_STD,
+    n_weights: int = 8,
+    seed: int = 0,
+) -> Table:
+    """Initialisation (rows) × width d_model (columns): predicted Var[q·k/sqrt(d_k)], and
+    in brackets the Monte Carlo of :func:`logit_variance_mc` ± one standard error."""
+    d_models = [int(d) for d in v.positive_int_list("d_models", d_models)]
+    if isinstance(inits, str) or not len(inits):
+        raise ValueError("inits must be a non-empty sequence of names from INITS")
+    rows = []
+    for init in inits:
+        cells = [_label(_init(init), std)]
+        for d in d_models:
+            pred = predicted_logit_variance(init, d, std)
+            mc, se = logit_variance_mc(init, d, d_k, std=std, n_weights=n_weights, seed=seed)
+            cells.append(f"{pred:.3g} (MC {mc:.3g} ± {se:.1g})")
+        rows.append(cells)
+    header = ["initialisation of W_Q, W_K"] + [f"d_model = {d:,}" for d in d_models]
+    return table(
+        header,
+        rows,
+        caption=f"Var[q·k/√d_k] at initialisation, one head of d_k = {d_k}, "
+        f"unit-variance tokens; in brackets a Monte Carlo over {n_weights} independent "
+        f"weight draws (± one standard error over the draws).",
+    )
