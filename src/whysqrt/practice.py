@@ -58,8 +58,6 @@ __all__ = [
     "predicted_logit_variance",
     "init_logit_variance",
     "init_variance_latex",
-    "width_variance",
-    "init_width_latex",
     "softcap",
     "softcap_slope",
     "softcap_tv",
@@ -816,53 +814,6 @@ def init_variance_latex(d_model: int = 512, n_heads: int = 8, seed: int = 0) -> 
         r" & \operatorname{Var}[q\cdot k/\sqrt{d_k}] & \text{Monte Carlo}"
     )
     return r"\begin{array}{lcccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
-
-
-WIDTH_SCHEMES = ("linear-nobias", "mha", "t5", "std")
-
-
-def width_variance(scheme: str, d_model: int, std: float = 0.02) -> float:
-    """Var of the logit the model computes, at initialisation, for unit-variance inputs.
-
-    "linear-nobias" and "mha": PyTorch's defaults, logit q·k/sqrt(d_k) (1/9 and 1/4 at every
-    width); "t5": W_Q std (d_model d_k)^-1/2, W_K std d_model^-1/2, logit q·k without a divisor
-    (1); "std": every weight N(0, std^2), logit q·k/sqrt(d_k), so Var = (std^2 d_model)^2.
-    None depends on d_k.
-    """
-    d_model = v.positive_int("d_model", d_model)
-    std = v.finite_float("std", std, positive=True)
-    if scheme in ("linear-nobias", "mha"):
-        return _component_variance(scheme, d_model) ** 2
-    if scheme == "t5":
-        return 1.0
-    if scheme == "std":
-        return (std**2 * d_model) ** 2
-    raise ValueError(f"scheme must be one of {WIDTH_SCHEMES}, got {scheme!r}")
-
-
-def init_width_latex(d_models=(512, 768, 4096, 8192), std: float = 0.02) -> str:
-    """A LaTeX array (for ``ws.math``): :func:`width_variance` for each scheme (rows) and width."""
-    d_models = v.positive_int_list("d_models", d_models)
-    names = {
-        "linear-nobias": r"\texttt{nn.Linear}\text{ (PyTorch default)}",
-        "mha": r"\texttt{nn.MultiheadAttention}",
-        "t5": r"\text{T5 (no divisor)}",
-        "std": rf"\text{{fixed std }}{std:g}",
-    }
-    header = r"\text{initialisation} & " + " & ".join(
-        rf"d_{{\text{{model}}}} = {int(d)}" for d in d_models
-    )
-    rows = [
-        names[sch] + " & " + " & ".join(f"{width_variance(sch, int(d), std):.3g}" for d in d_models)
-        for sch in WIDTH_SCHEMES
-    ]
-    return (
-        r"\begin{array}{l" + "c" * d_models.size + "}" + header + r"\\ \hline "
-        + r" \\ ".join(rows) + r"\end{array}"
-    )  # fmt: skip
-
-
-# ------------------------------------------------------------ soft-capping, Gemma's scale
 
 
 def softcap(s, cap: float) -> np.ndarray:
