@@ -14,6 +14,7 @@ Modules:
 * :mod:`whysqrt.overflow` - exp limits, masking, online softmax, the classifier's softmax
 * :mod:`whysqrt.scoring` - dot vs additive scores, shared vs separate W_Q and W_K
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
+* :mod:`whysqrt.initscale` - the logit variance each initialisation gives, across widths (in-brief)
 * :mod:`whysqrt.longcontext` - long-context temperatures as deployed (YaRN, Qwen, Llama 4)
 * :mod:`whysqrt.practice` - log n scaling, QK-norm, PyTorch's default init (modern-practice)
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
@@ -32,6 +33,7 @@ from . import (
     diagrams,
     experiments,
     heads,
+    initscale,
     interactive,
     longcontext,
     normalization,
@@ -76,6 +78,7 @@ __all__ = [
     "glue",
     "heads",
     "interact",
+    "initscale",
     "interactive",
     "longcontext",
     "log_softmax",
