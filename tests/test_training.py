@@ -402,6 +402,17 @@ def test_figures_and_alt_text():
     assert "predicted 0)" in alt and "-0)" not in alt
 
 
+def test_saturation_panel_shows_the_unscaled_gradient_collapse():
+    small = tr.describe_saturation_panel(8, rows=300)
+    large = tr.describe_saturation_panel(512, rows=300)
+    assert "d_k = 512" in large and "300 examples" in large
+    g0, g5 = tr._row_gradients(512, 300, 0)
+    assert np.median(g0) < 0.01 * np.median(g5)  # saturated: most examples pass little gradient
+    g0, g5 = tr._row_gradients(8, 300, 0)
+    assert 0.3 < np.median(g0) / np.median(g5) < 3  # at d_k = 8 the two are alike
+    assert small != large and len(tr.saturation_panel(32, rows=300).axes) == 2
+
+
 @pytest.mark.parametrize(
     "call, name, exc",
     [
@@ -443,6 +454,7 @@ def test_figures_and_alt_text():
         (lambda: tr.race_sweep(lrs={"sgd": (1.0,), "adam": (1.0, 2.0)}), "lrs", ValueError),
         (lambda: tr.race_figure(_fake_sweep()), "sweep", TypeError),
         (lambda: tr.optimum_map(None), "sweep", TypeError),
+        (lambda: tr.saturation_panel(0), "d_k", ValueError),
         (lambda: _fake_sweep().best_steps("sgd", 4, 0.5), "sweep", ValueError),
         (lambda: tr.predicted_slope("sgdm", 0.5), "optimizer", ValueError),
         (lambda: tr.fit_power((1, 2), np.ones((3, 2))), "runs", ValueError),

@@ -23,6 +23,7 @@ The layer, for one example with inputs x_0 (query token) and x_1..x_n (key token
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -56,6 +57,8 @@ __all__ = [
     "race_sweep",
     "optimum_map",
     "describe_optimum_map",
+    "saturation_panel",
+    "describe_saturation_panel",
     "race_figure",
     "describe_race_figure",
     "shift_table_latex",
@@ -997,3 +1000,58 @@ def shift_table_latex(sweep: Sweep) -> str:
         rows.append(rf"\alpha = {a:g} & " + " & ".join(cells))
     cols = "c" * (1 + 2 * len(sweep.optimizers))
     return rf"\begin{{array}}{{{cols}}} & {head} \\ \hline " + r" \\ ".join(rows) + r"\end{array}"
+
+
+# -- the two effects of dropping the scale (synthesis) ----------------------------
+@lru_cache(maxsize=8)
+def _row_gradients(d_k: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """|dL/ds| per example at initialisation on the soft task, for alpha = 0 and 1/2."""
+    task = make_soft_task(rows, rng=np.random.default_rng(seed))
+    params = init_params(8, d_k, seed=seed)
+    out = np.array([np.linalg.norm(_forward_g(params, task, a)[3], axis=1) for a in (0.0, 0.5)])
+    out.setflags(write=False)
+    return out[0], out[1]
+
+
+def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> Figure:
+    """What saturation does to the gradient that trains W_Q and W_K: left, the distribution
+    over examples of |dL/ds| at initialisation without the scale and with 1/sqrt(d_k);
+    right, its median against d_k, with this d_k marked."""
+    d_k = v.positive_int("d_k", d_k)
+    rows, seed = v.positive_int("rows", rows), int(seed)
+    g0, g5 = _row_gradients(d_k, rows, seed)
+    fig, (ax_h, ax_m) = new_figure(2)
+    bins = np.geomspace(1e-8, 1, 41)
+    for g, a in ((g0, 0.0), (g5, 0.5)):
+        ax_h.hist(
+            np.clip(g, 1e-8, 1), bins=bins, color=ALPHA_COLORS[a], alpha=0.6, label=f"α = {a:g}"
+        )
+    ax_h.set_xscale("log")
+    ax_h.set_xlabel("|∂L/∂s| per example (clipped at 1e-8)")
+    ax_h.set_ylabel("examples")
+    ax_h.set_title(f"$d_k$ = {d_k}, at initialisation", fontsize=10)
+    ax_h.legend(fontsize=7, frameon=False, loc="upper left")
+    grid = SATURATION_DKS
+    med = np.array([[np.median(x) for x in _row_gradients(d, rows, seed)] for d in grid])
+    for j, a in enumerate((0.0, 0.5)):
+        ax_m.loglog(grid, med[:, j], "o-", ms=3, color=ALPHA_COLORS[a], label=f"α = {a:g}")
+    ax_m.axvline(d_k, color=COLORS["theory"], lw=0.8, ls=":")
+    ax_m.minorticks_off()
+    ax_m.set_xticks(grid, labels=[str(d) for d in grid])
+    ax_m.set_xlabel("$d_k$")
+    ax_m.set_ylabel("median |∂L/∂s|")
+    return fig
+
+
+SATURATION_DKS = (8, 32, 128, 512)
+
+
+def describe_saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> str:
+    """Alt text for :func:`saturation_panel` at the same parameters."""
+    g0, g5 = _row_gradients(v.positive_int("d_k", d_k), v.positive_int("rows", rows), int(seed))
+    return (
+        f"Gradient of the loss with respect to the logits, per example, at initialisation and "
+        f"d_k = {d_k} ({rows} examples): median {np.median(g0):.2g} without the scale, "
+        f"{np.median(g5):.2g} with 1/sqrt(d_k); a quarter of the examples below "
+        f"{np.quantile(g0, 0.25):.2g} and {np.quantile(g5, 0.25):.2g}."
+    )
