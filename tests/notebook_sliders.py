@@ -97,4 +97,8 @@ def not_standalone() -> list[str]:
 
 #: Sliders drawn from an experiment the notebook runs first: the standalone checks
 #: (clipping, alt text) leave them out.
-NOT_STANDALONE = ["softmax-sharpness-temperature", "why-sqrt-sweep_slider"]
+NOT_STANDALONE = [
+    "softmax-sharpness-temperature",
+    "why-sqrt-sweep_slider",
+    "why-sqrt-tradeoff_slider",
+]

@@ -5,7 +5,6 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matplotlib.figure import Figure
 
 import whysqrt as ws
 
@@ -292,19 +291,104 @@ def test_predicted_slopes():
     assert [tr.predicted_slope("adam", a) for a in (0, 0.5, 1)] == [-1, -0.5, 0]
 
 
-def test_small_sweep_runs():
-    sw = tr.sweep(
-        d_ks=(4, 8), lrs={"sgd": (0.3, 3.0, 30.0), "adam": (0.003, 0.03, 0.3)}, seeds=2, steps=10
+# -- steps to a loss threshold ----------------------------------------------------
+@pytest.mark.parametrize("d_model", [8, 12])
+def test_race_grads_equal_the_one_run_gradients(d_model):
+    tasks, runs = [], []
+    for r, (a, d_k) in enumerate([(0.0, 4), (0.5, 4), (1.0, 4)]):
+        tasks.append(tr.make_soft_task(5, d_model=d_model, rng=np.random.default_rng(r)))
+        runs.append((a, tr.init_params(d_model, d_k, seed=r)))
+    wq = np.stack([p["W_Q"] for _, p in runs])
+    wk = np.stack([p["W_K"] for _, p in runs])
+    c = np.array([4.0**-a for a, _ in runs])
+    x, vals, y = (np.stack([getattr(t, n) for t in tasks]) for n in ("x", "values", "y"))
+    loss, gq, gk = tr.race_grads(wq, wk, c, x, vals, y)
+    for r, (task, (a, params)) in enumerate(zip(tasks, runs)):
+        ref_loss, ref, _ = tr.loss_and_grads(params, task, a)
+        assert loss[r] == pytest.approx(ref_loss, rel=1e-12)
+        np.testing.assert_allclose(gq[r], ref["W_Q"], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(gk[r], ref["W_K"], rtol=1e-10, atol=1e-14)
+
+
+def test_race_stops_at_the_threshold_and_is_seeded():
+    kw = dict(alphas=(0.5,), lrs=(0.3, 3.0, 30.0), seeds=2, max_steps=400)
+    steps, reached = tr.race(8, **kw)
+    again, _ = tr.race(8, **kw)
+    np.testing.assert_array_equal(steps, again)
+    assert steps.shape == (1, 3, 2) and reached[0, 1].all()  # lr 3 reaches 0.01
+    best = steps[0].min(axis=0)
+    assert np.all(best >= 10) and np.all(best < 400)  # at least one window of 10 batches
+    # a run that did not reach it counts as censored at twice its seed's best
+    censored = ~reached[0]
+    assert censored.any()
+    np.testing.assert_array_equal(steps[0][censored], np.ceil(2 * best)[np.nonzero(censored)[1]])
+
+
+def test_race_threshold_reads_the_training_loss():
+    """A looser threshold is reached sooner; an unreachable one runs to max_steps."""
+    kw = dict(alphas=(0.5,), lrs=(3.0,), seeds=1)
+    loose, _ = tr.race(8, threshold=0.05, **kw)
+    tight, _ = tr.race(8, threshold=0.01, **kw)
+    assert loose[0, 0, 0] < tight[0, 0, 0]
+    never, reached = tr.race(8, threshold=1e-9, max_steps=30, **kw)
+    assert not reached.any() and never[0, 0, 0] == 30
+
+
+def test_unscaled_layer_is_slower_but_trains():
+    """The chapter's finding in small: at d_k = 32, alpha = 0 needs more steps at its best lr."""
+    sw = tr.race_sweep(
+        (32,), (0.0, 0.5), {"sgd": tuple(np.logspace(-1.5, 1.5, 7))}, seeds=2, max_steps=1500
     )
-    assert sw.loss.shape == (2, 2, 3, 3, 2) and np.all(np.isfinite(sw.loss))
-    assert 0 < sw.uniform_loss < 0.5
+    assert sw.reached.any(axis=3).all()  # every seed and alpha reached the threshold
+    slow, _ = sw.steps_summary("sgd", 32, 0.0)
+    fast, _ = sw.steps_summary("sgd", 32, 0.5)
+    assert slow > 2 * fast
+    ratio, se = sw.ratio("sgd", 32, 0.0, 0.5)
+    per_seed = sw.best_steps("sgd", 32, 0.0) / sw.best_steps("sgd", 32, 0.5)
+    assert ratio == pytest.approx(per_seed.mean()) and se == pytest.approx(
+        per_seed.std(ddof=1) / 2**0.5
+    )
+    assert 10 ** sw.best_log_lr("sgd", 32, 0.0).mean() < 10 ** sw.best_log_lr("sgd", 32, 0.5).mean()
+
+
+def test_race_sweep_varies_the_input_width():
+    sw = tr.race_sweep(
+        (8, 16),
+        (0.5,),
+        {"adam": (0.003, 0.01, 0.03)},
+        seeds=2,
+        vary="d_model",
+        fixed=16,
+        max_steps=300,
+    )
+    assert sw.width == "d_model" and sw.loss.shape == (1, 2, 1, 3, 2)
+    alt = tr.describe_sweep_figure(sw, 0.5)
+    assert "d_model = 16" in alt and "steps there" in alt
+    assert len(tr.sweep_figure(sw, 0.5).axes) == 1
+
+
+def test_steps_figures_and_alt_text():
+    sw = tr.race_sweep(
+        (4, 8),
+        (0.0, 0.5),
+        {"sgd": (0.3, 1.0, 3.0), "adam": (0.01, 0.03, 0.1)},
+        seeds=2,
+        max_steps=300,
+    )
+    assert len(tr.race_figure(sw).axes) == 2
+    for kw in ({}, {"alpha": 0.5}, {"d_k": 8}):
+        assert len(tr.optimum_map(sw, **kw).axes) == 2
+    alt = tr.describe_race_figure(sw)
+    assert "SGD alpha 0:" in alt and "Adam alpha 0.5:" in alt and "d_k = 4, 8" in alt
+    alt = tr.describe_optimum_map(sw, d_k=8)
+    assert "SGD alpha 0: d_k 8:" in alt and "d_k 4" not in alt
+    steps, se = sw.steps_summary("adam", 4, 0.5)
+    assert f"{steps:.0f} steps at" in tr.describe_optimum_map(sw, alpha=0.5)
+    mean, se = sw.curve("sgd", 8, 0.5)
+    assert np.isnan(mean[~sw.reached[0, 1, 1].all(axis=-1)]).all()  # unfinished lrs are not drawn
 
 
 def test_figures_and_alt_text():
-    fig = tr.alpha_panel(alpha=1.0, d_k=256)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
-    alt = tr.describe_alpha_panel(alpha=1.0, d_k=256)
-    assert "256" in alt and f"{256**-1:.3g}" in alt
     sw = _fake_sweep(0.5, noise=0.05)
     for alpha in (0.0, 0.5, 1.0):
         assert len(tr.sweep_figure(sw, alpha).axes) == 2
@@ -316,6 +400,17 @@ def test_figures_and_alt_text():
     assert len(tr.logit_step_figure(steps, (8, 16)).axes) == 2
     alt = tr.describe_logit_step_figure(steps, (8, 16))
     assert "predicted 0)" in alt and "-0)" not in alt
+
+
+def test_saturation_panel_shows_the_unscaled_gradient_collapse():
+    small = tr.describe_saturation_panel(8, rows=300)
+    large = tr.describe_saturation_panel(512, rows=300)
+    assert "d_k = 512" in large and "300 examples" in large
+    g0, g5 = tr._row_gradients(512, 300, 0)
+    assert np.median(g0) < 0.01 * np.median(g5)  # saturated: most examples pass little gradient
+    g0, g5 = tr._row_gradients(8, 300, 0)
+    assert 0.3 < np.median(g0) / np.median(g5) < 3  # at d_k = 8 the two are alike
+    assert small != large and len(tr.saturation_panel(32, rows=300).axes) == 2
 
 
 @pytest.mark.parametrize(
@@ -337,8 +432,6 @@ def test_figures_and_alt_text():
             ValueError,
         ),
         (lambda: tr.loss_and_grads(_small()[0], _small()[1], alpha=-1.0), "alpha", ValueError),
-        (lambda: tr.alpha_panel(alpha=3.0), "alpha", ValueError),
-        (lambda: tr.alpha_panel(d_k=0), "d_k", ValueError),
         (lambda: tr.make_soft_task(4, beta=float("nan")), "beta", ValueError),
         (lambda: tr.make_soft_task(4, rng="x"), "rng", TypeError),
         (lambda: tr.teacher_matrix(0), "d_model", ValueError),
@@ -350,8 +443,19 @@ def test_figures_and_alt_text():
         (lambda: tr.train_many(4, (0.5,), (-1.0,)), "lrs", ValueError),
         (lambda: tr.train_many(4, (), (1.0,)), "alphas", ValueError),
         (lambda: tr.train_many(4, (0.5,), (1.0,), seeds=0), "seeds", ValueError),
-        (lambda: tr.sweep(d_ks=()), "d_ks", ValueError),
-        (lambda: tr.sweep(lrs={"sgd": (1.0,), "adam": (1.0, 2.0)}), "lrs", ValueError),
+        (lambda: tr.race(0, (0.5,), (1.0,)), "d_k", ValueError),
+        (lambda: tr.race(4, (0.5,), (1.0,), d_model=4), "d_model", ValueError),
+        (lambda: tr.race(4, (0.5,), (1.0,), threshold=0.0), "threshold", ValueError),
+        (lambda: tr.race(4, (0.5,), (1.0,), patience=0.5), "patience", ValueError),
+        (lambda: tr.race(4, (0.5,), (1.0,), optimizer="sgdm"), "optimizer", ValueError),
+        (lambda: tr.race(4, (), (1.0,)), "alphas", ValueError),
+        (lambda: tr.race_sweep(()), "widths", ValueError),
+        (lambda: tr.race_sweep(vary="d_v"), "vary", ValueError),
+        (lambda: tr.race_sweep(lrs={"sgd": (1.0,), "adam": (1.0, 2.0)}), "lrs", ValueError),
+        (lambda: tr.race_figure(_fake_sweep()), "sweep", TypeError),
+        (lambda: tr.optimum_map(None), "sweep", TypeError),
+        (lambda: tr.saturation_panel(0), "d_k", ValueError),
+        (lambda: _fake_sweep().best_steps("sgd", 4, 0.5), "sweep", ValueError),
         (lambda: tr.predicted_slope("sgdm", 0.5), "optimizer", ValueError),
         (lambda: tr.fit_power((1, 2), np.ones((3, 2))), "runs", ValueError),
         (lambda: tr.sweep_figure(None), "sweep", TypeError),

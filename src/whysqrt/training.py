@@ -2,8 +2,6 @@
 
 Used by the ``why-sqrt`` chapter.
 
-* :func:`alpha_panel` (figure) scales the logits by ``d_k**-alpha`` and shows the
-  logit variance d_k**(1 - 2 alpha) and what the softmax does with it;
 * :func:`make_task` (retrieval: the best attention is one-hot) and
   :func:`make_soft_task` (a teacher softmax: the best attention is spread out);
 * :func:`loss_and_grads` is one attention layer with learned W_Q, W_K and fixed
@@ -11,8 +9,10 @@ Used by the ``why-sqrt`` chapter.
   ``tests/test_training.py``); :func:`batched_grads` is the same for many runs at once;
 * :func:`logit_change` (closed form) and :func:`logit_step` (measured): how far one
   SGD or Adam step moves the logits, as a function of d_k and alpha;
-* :func:`sweep` trains every (seed, alpha, learning rate, d_k, optimizer) of the
-  chapter's experiment in one vectorised numpy loop per d_k and optimizer.
+* :func:`train_many` trains many (seed, alpha, learning rate) runs at once for a fixed
+  number of steps; :func:`race` trains until a loss threshold, with early stopping, and
+  :func:`race_sweep` runs it for every width and optimizer of the chapter's experiment
+  (d_k growing at a fixed input width, or the input width growing at a fixed d_k).
 
 The layer, for one example with inputs x_0 (query token) and x_1..x_n (key tokens)::
 
@@ -29,9 +29,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
-from .numerics import entropy, softmax
+from .numerics import softmax
 from .plots import COLORS, new_figure
-from .sharpness import draw_weights, random_logits
 
 __all__ = [
     "Task",
@@ -47,15 +46,21 @@ __all__ = [
     "adam_update",
     "train_many",
     "Sweep",
-    "sweep",
     "predicted_slope",
     "fit_power",
-    "alpha_panel",
-    "describe_alpha_panel",
     "logit_step_figure",
     "describe_logit_step_figure",
     "sweep_figure",
     "describe_sweep_figure",
+    "race_grads",
+    "race",
+    "race_sweep",
+    "optimum_map",
+    "describe_optimum_map",
+    "saturation_panel",
+    "describe_saturation_panel",
+    "race_figure",
+    "describe_race_figure",
     "shift_table_latex",
 ]
 
@@ -351,8 +356,12 @@ class Sweep:
     alphas: tuple
     lrs: dict  # optimizer -> tuple of learning rates
     loss: np.ndarray
-    uniform_loss: float
+    uniform_loss: float | None
     steps: int
+    measure: str = "final loss"  # or "steps" (to the threshold, :func:`race_sweep`)
+    width: str = "d_k"  # what ``d_ks`` holds: d_k, or d_model at a fixed d_k
+    reached: np.ndarray | None = None  # for "steps": which runs reached the threshold
+    threshold: float | None = None
 
     def index(self, optimizer: str, d_k: int, alpha: float) -> tuple[int, int, int]:
         for name, value, options in (
@@ -365,11 +374,15 @@ class Sweep:
         return self.optimizers.index(optimizer), self.d_ks.index(d_k), self.alphas.index(alpha)
 
     def curve(self, optimizer: str, d_k: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard error over seeds of the final loss, per learning rate."""
+        """Mean and standard error over seeds of the final loss (or steps), per learning rate."""
         o, i, j = self.index(optimizer, d_k, alpha)
         runs = self.loss[o, i, j]
         n = runs.shape[-1]
-        return runs.mean(axis=-1), runs.std(axis=-1, ddof=1) / np.sqrt(n)
+        mean, se = runs.mean(axis=-1), runs.std(axis=-1, ddof=1) / np.sqrt(n)
+        if self.reached is not None:  # steps: a learning rate some seed did not finish is left out
+            ok = self.reached[o, i, j].all(axis=-1)
+            mean, se = np.where(ok, mean, np.nan), np.where(ok, se, np.nan)
+        return mean, se
 
     def best_log_lr(self, optimizer: str, d_k: int, alpha: float) -> np.ndarray:
         """log10 of the best learning rate, one per seed, refined by a parabola through
@@ -394,6 +407,24 @@ class Sweep:
         slope = (hi - lo) / np.log10(self.d_ks[-1] / self.d_ks[0])
         se = slope.std(ddof=1) / np.sqrt(len(slope))
         return float(slope.mean()), float(np.hypot(se, self.grid_error(optimizer)))
+
+    def best_steps(self, optimizer: str, d_k: int, alpha: float) -> np.ndarray:
+        """Steps to the threshold at each seed's best learning rate (one per seed)."""
+        if self.measure != "steps":
+            raise ValueError(f"sweep must measure steps, not {self.measure!r}")
+        o, i, j = self.index(optimizer, d_k, alpha)
+        return self.loss[o, i, j].min(axis=0)
+
+    def steps_summary(self, optimizer: str, d_k: int, alpha: float) -> tuple[float, float]:
+        """Mean over seeds of :meth:`best_steps` and its standard error (seeds are independent)."""
+        runs = self.best_steps(optimizer, d_k, alpha)
+        return float(runs.mean()), float(runs.std(ddof=1) / np.sqrt(len(runs)))
+
+    def ratio(self, optimizer: str, d_k: int, slow: float, fast: float) -> tuple[float, float]:
+        """Per seed, best steps at ``slow`` over those at ``fast`` (same data and initial
+        weights): mean over seeds and standard error."""
+        r = self.best_steps(optimizer, d_k, slow) / self.best_steps(optimizer, d_k, fast)
+        return float(r.mean()), float(r.std(ddof=1) / np.sqrt(len(r)))
 
     def on_edge(self, optimizer: str, alpha: float) -> bool:
         """True if some seed's best learning rate is at the end of the grid (the optimum may lie outside)."""
@@ -477,96 +508,186 @@ def train_many(
     return out.reshape(steps, seeds, n_a, n_l)
 
 
-def sweep(
-    d_ks=(8, 32, 128),
+# -- steps to a loss threshold -------------------------------------------------
+def race_grads(wq, wk, c, x, values, y):
+    """Loss and gradients of R independent runs: ``wq``, ``wk`` (R, d_k, D), ``c`` (R,),
+    ``x`` (R, B, 1 + n, D), ``values`` (R, B, n, d_v), ``y`` (R, B, d_v).
+
+    The backward pass of :func:`loss_and_grads`, ordered so that no D x D matrix is
+    formed (the cost grows like d_k B D, so a wide input stays cheap)::
+
+        b_b = (c / B) sum_j g_j x_j,  dL/dW_Q = (W_K b^T) x_0,  dL/dW_K = q^T b
+
+    Returns (loss (R,), dW_Q, dW_K).
+    """
+    n_b = x.shape[1]
+    x0, xk = x[:, :, 0], x[:, :, 1:]
+    q = x0 @ np.swapaxes(wq, 1, 2)  # (R, B, d_k)
+    s = (xk @ (q @ wk)[..., None])[..., 0] * c[:, None, None]  # (R, B, n)
+    p = np.exp(np.maximum(s - s.max(axis=-1, keepdims=True), -60.0))  # softmax; no denormals
+    p /= p.sum(axis=-1, keepdims=True)
+    delta = (p[:, :, None] @ values)[:, :, 0] - y  # (R, B, d_v)
+    loss = 0.5 * np.mean(np.sum(delta**2, axis=-1), axis=1)
+    u = (values @ delta[..., None])[..., 0]  # (R, B, n)
+    g = p * (u - np.sum(p * u, axis=-1, keepdims=True))
+    b = (g[:, :, None] @ xk)[:, :, 0] * (c / n_b)[:, None, None]  # (R, B, D)
+    return loss, (wk @ np.swapaxes(b, 1, 2)) @ x0, np.swapaxes(q, 1, 2) @ b
+
+
+def _race_batches(rngs, steps, batch, d_model, teacher, n_keys=8, d_v=8, beta=1.5):
+    """``steps`` batches of the soft task per seed: x (S, steps, B, 1 + n, D), values, y.
+
+    The teacher reads the first ``len(teacher)`` coordinates of each token; the rest
+    (when d_model is larger) are inputs the layer must learn to ignore."""
+    w = len(teacher)
+    x = np.stack([r.standard_normal((steps, batch, 1 + n_keys, d_model)) for r in rngs])
+    vals = np.stack([r.standard_normal((steps, batch, n_keys, d_v)) for r in rngs]) / np.sqrt(d_v)
+    logits = np.einsum("stbd,de,stbje->stbj", x[..., 0, :w], teacher, x[..., 1:, :w])
+    y = np.einsum("stbj,stbjv->stbv", softmax(beta * logits, axis=-1), vals)
+    return x, vals, y
+
+
+def race(
+    d_k: int,
+    alphas,
+    lrs,
+    optimizer: str = "sgd",
+    seeds: int = 5,
+    d_model: int = 8,
+    threshold: float = 0.01,
+    window: int = 10,
+    patience: float = 2.0,
+    max_steps: int = 10_000,
+    batch: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps until the training loss falls below ``threshold``, for every (alpha, lr, seed).
+
+    The loss read is the mean of the last ``window`` batch losses. Seed r has its own
+    data stream and initial W_Q, W_K (entries N(0, 1/d_model)), shared by every alpha
+    and learning rate. The soft task's teacher reads 8 input coordinates whatever
+    ``d_model`` is. Early stopping: a run stops when it reaches the threshold, when its
+    loss exceeds 10 (diverged), or after ``patience`` times the steps of the fastest run
+    with the same seed and alpha (it cannot be the best); ``max_steps`` bounds all.
+
+    Returns (steps (A, L, S) as floats, reached (A, L, S) bool). A run that did not reach
+    the threshold counts as the step at which its seed and alpha stopped everything
+    (``patience`` x the fastest run, or ``max_steps``): censored, a lower bound.
+    """
+    d_k, seeds = v.positive_int("d_k", d_k), v.positive_int("seeds", seeds)
+    d_model, batch = v.positive_int("d_model", d_model), v.positive_int("batch", batch)
+    window, max_steps = v.positive_int("window", window), v.positive_int("max_steps", max_steps)
+    threshold = v.finite_float("threshold", threshold, positive=True)
+    patience = v.in_range("patience", patience, 1.0, 1e3)
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    alphas = np.array([v.in_range("alphas", a, 0.0, 2.0) for a in alphas])
+    lrs = np.array([v.finite_float("lrs", x, positive=True) for x in lrs])
+    if d_model < 8:
+        raise ValueError(f"d_model must be at least 8 (the teacher's width), got {d_model}")
+    if not len(alphas) or not len(lrs):
+        raise ValueError("alphas and lrs must not be empty")
+    n_a, n_l = len(alphas), len(lrs)
+    grid = np.stack(np.meshgrid(np.arange(n_a), np.arange(n_l), np.arange(seeds), indexing="ij"))
+    a_of, l_of, s_of = (g.ravel() for g in grid)  # run index -> alpha, lr, seed
+    cell = a_of * seeds + s_of  # runs of one alpha and seed compete
+    init = [init_params(d_model, d_k, seed=r) for r in range(seeds)]
+    wq = np.stack([init[r]["W_Q"] for r in s_of])
+    wk = np.stack([init[r]["W_K"] for r in s_of])
+    c, lr = float(d_k) ** -alphas[a_of], lrs[l_of][:, None, None]
+    wq, wk, c, lr = (a.astype(np.float32) for a in (wq, wk, c, lr))  # float32: 1.5x faster
+    moments = [np.zeros_like(wq) for _ in range(4)]
+    rngs = [np.random.default_rng(1000 + r) for r in range(seeds)]
+    teacher = teacher_matrix(8)
+    steps = np.full(len(a_of), np.nan)
+    stop = np.full(n_a * seeds, float(max_steps))  # per cell
+    act, recent = np.arange(len(a_of)), np.zeros((window, len(a_of)))
+    chunk = 32
+    for t in range(max_steps):
+        if t % chunk == 0:
+            data = [
+                a.astype(np.float32) for a in _race_batches(rngs, chunk, batch, d_model, teacher)
+            ]
+        x, vals, y = (d[s_of[act], t % chunk] for d in data)
+        loss, gq, gk = race_grads(wq, wk, c[act], x, vals, y)
+        recent[t % window, act] = loss
+        if optimizer == "sgd":
+            dq, dk = -lr * gq, -lr * gk
+        else:
+            dq, moments[0], moments[1] = adam_update(gq, moments[0], moments[1], t + 1, lr)
+            dk, moments[2], moments[3] = adam_update(gk, moments[2], moments[3], t + 1, lr)
+        wq, wk = wq + dq, wk + dk
+        done = recent[:, act].mean(axis=0) < threshold if t + 1 >= window else loss < -1
+        steps[act[done]] = t + 1
+        first = cell[act[done]]
+        stop[first] = np.minimum(stop[first], np.ceil(patience * (t + 1)))
+        keep = ~done & np.isfinite(loss) & (loss < 10) & (t + 1 < stop[cell[act]])
+        if not keep.all():
+            act, wq, wk, lr = act[keep], wq[keep], wk[keep], lr[keep]
+            moments = [m[keep] for m in moments]
+        if not len(act):
+            break
+    reached = np.isfinite(steps)
+    steps = np.where(reached, steps, stop[cell])
+    return steps.reshape(n_a, n_l, seeds), reached.reshape(n_a, n_l, seeds)
+
+
+def race_sweep(
+    widths=(8, 32, 128),
     alphas=(0.0, 0.5, 1.0),
     lrs=None,
     seeds: int = 5,
-    steps: int = 150,
-    batch: int = 16,
+    vary: str = "d_k",
+    fixed: int = 8,
+    **kwargs,
 ) -> Sweep:
-    """:func:`train_many` for every d_k and both optimizers; ``lrs`` maps optimizer -> grid."""
-    d_ks = tuple(v.positive_int("d_ks", d) for d in d_ks)
-    if not d_ks:
-        raise ValueError("d_ks must not be empty")
-    lrs = dict(lrs or DEFAULT_LRS)
+    """:func:`race` for every width and both optimizers, as a :class:`Sweep` whose
+    ``loss`` holds steps to the threshold (lower is better).
+
+    ``vary="d_k"``: d_k takes the ``widths`` with d_model = ``fixed``; ``vary="d_model"``:
+    d_model takes them with d_k = ``fixed``.
+    """
+    if vary not in ("d_k", "d_model"):
+        raise ValueError(f"vary must be 'd_k' or 'd_model', got {vary!r}")
+    widths = tuple(v.positive_int("widths", d) for d in widths)
+    fixed = v.positive_int("fixed", fixed)
+    if not widths:
+        raise ValueError("widths must not be empty")
+    lrs = dict(lrs or RACE_LRS)
     opts = tuple(lrs)
     n_l = {len(g) for g in lrs.values()}
     if len(n_l) != 1:
         raise ValueError("lrs must give every optimizer a grid of the same length")
-    loss = np.empty((len(opts), len(d_ks), len(alphas), n_l.pop(), seeds))
-    last = max(1, steps // 4)
+    out = np.empty((len(opts), len(widths), len(alphas), n_l.pop(), seeds))
+    reached = np.empty(out.shape, bool)
     for o, opt in enumerate(opts):
-        for i, d in enumerate(d_ks):
-            run = train_many(d, alphas, lrs[opt], opt, seeds, steps, batch)
-            loss[o, i] = np.moveaxis(run[-last:].mean(axis=0), 0, -1)
-    task = make_soft_task(4000, rng=np.random.default_rng(7), d_model=8)
-    uniform = 0.5 * float(np.mean(np.sum((task.values.mean(axis=1) - task.y) ** 2, axis=1)))
-    lr_grids = {k: tuple(float(x) for x in g) for k, g in lrs.items()}
-    return Sweep(opts, d_ks, tuple(float(a) for a in alphas), lr_grids, loss, uniform, steps)
+        for i, w in enumerate(widths):
+            dims = {"d_k": w, "d_model": fixed} if vary == "d_k" else {"d_k": fixed, "d_model": w}
+            out[o, i], reached[o, i] = race(
+                alphas=alphas, lrs=lrs[opt], optimizer=opt, seeds=seeds, **dims, **kwargs
+            )
+    grids = {k: tuple(float(x) for x in g) for k, g in lrs.items()}
+    return Sweep(
+        opts,
+        widths,
+        tuple(float(a) for a in alphas),
+        grids,
+        out,
+        None,
+        0,
+        measure="steps",
+        width=vary,
+        reached=reached,
+        threshold=float(kwargs.get("threshold", 0.01)),
+    )
 
 
-DEFAULT_LRS = {  # third-of-a-decade steps, wide enough for every alpha and d_k
-    "sgd": tuple(float(f"{x:.3g}") for x in np.logspace(-1, 3, 13)),
-    "adam": tuple(float(f"{x:.3g}") for x in np.logspace(-3.5, 0.5, 13)),
+RACE_LRS = {  # half-decade steps, wide enough for every alpha and d_k of the chapter
+    "sgd": tuple(float(f"{x:.3g}") for x in np.logspace(-2, 3, 11)),
+    "adam": tuple(float(f"{x:.3g}") for x in np.logspace(-4, 1, 11)),
 }
 
 
 # -- figures -------------------------------------------------------------------
-@lru_cache(maxsize=16)
-def _raw_logits(d_k: int, n_keys: int, seed: int) -> tuple[np.ndarray, float]:
-    """One query's raw logits and the sample variance of 200 more rows (cached per d_k)."""
-    raw = random_logits(d_k, n_keys, 1, seed)[0]
-    raw.setflags(write=False)
-    return raw, float(np.var(random_logits(d_k, n_keys, 200, seed + 1)))
-
-
-def _alpha_row(d_k: int, alpha: float, n_keys: int, seed: int) -> tuple[np.ndarray, float]:
-    raw, var = _raw_logits(d_k, n_keys, seed)
-    return softmax(raw * d_k**-alpha), var * d_k ** (-2 * alpha)
-
-
-def alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, seed: int = 0) -> Figure:
-    """Logits q·k / d_k**alpha: one query's softmax weights, and the logit variance against d_k.
-
-    Right panel: the predicted variance d_k**(1 - 2 alpha) for alpha = 0, 1/2, 1 (thin)
-    and for the chosen alpha (thick), with the sampled variance at ``d_k`` as a dot.
-    """
-    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
-    d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
-    p, var = _alpha_row(d_k, alpha, n_keys, seed)
-    fig, (ax_p, ax_v) = new_figure(2)
-    draw_weights(ax_p, p, COLORS["scaled"], f"α = {alpha:g}, $d_k$ = {d_k}")
-    d = np.geomspace(1, 1024, 50)
-    for a, col in ALPHA_COLORS.items():
-        ax_v.loglog(d, d ** (1 - 2 * a), color=col, lw=0.8, alpha=0.6, label=f"α = {a:g}")
-    ax_v.loglog(
-        d, d ** (1 - 2 * alpha), color=COLORS["theory"], lw=2, label=f"α = {alpha:g} (chosen)"
-    )
-    ax_v.loglog([d_k], [var], "o", color=COLORS["unscaled"], ms=7, label=f"sampled: {var:.3g}")
-    ax_v.set_ylim(1e-3 / 1.5, 1.5e3)
-    ax_v.minorticks_off()  # minor log ticks cost most of the drawing time of every slider frame
-    ax_v.set_yticks([1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3])
-    ax_v.set_xticks([1, 4, 16, 64, 256, 1024], labels=["1", "4", "16", "64", "256", "1024"])
-    ax_v.set_xlabel("$d_k$")
-    ax_v.set_ylabel("Var of logit")
-    ax_v.set_title(r"Var $= d_k^{\,1-2\alpha}$", fontsize=10)
-    ax_v.legend(fontsize=7, frameon=False, loc="lower left")
-    return fig
-
-
-def describe_alpha_panel(alpha: float = 0.5, d_k: int = 64, n_keys: int = 16, seed: int = 0) -> str:
-    """Alt text for :func:`alpha_panel` at the same parameters."""
-    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
-    d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
-    p, var = _alpha_row(d_k, alpha, n_keys, seed)
-    return (
-        f"Logits divided by d_k to the power {alpha:g} at d_k = {d_k}: predicted logit variance "
-        f"{d_k ** (1 - 2 * alpha):.3g}, sampled {var:.3g}; one query's largest weight over "
-        f"{n_keys} keys is {p.max():.3f}, entropy {entropy(p):.2f} nats."
-    )
-
-
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
 
 
@@ -637,9 +758,47 @@ def fit_power(d_ks, runs) -> float:
     return _fit_power(d_ks, runs)
 
 
+WIDTH_LABELS = {"d_k": "$d_k$", "d_model": "$d_\\mathrm{model}$"}
+
+
+def _y_label(sweep: Sweep) -> str:
+    if sweep.measure == "steps":
+        return f"steps to loss < {sweep.threshold:g}"
+    return "final loss"
+
+
+def _lr_axes(ax, sweep: Sweep, opt: str, bottom: float, top: float) -> None:
+    lrs = np.asarray(sweep.lrs[opt])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    ax.minorticks_off()  # minor log ticks cost most of the drawing time of a frame
+    ax.set_yticks(
+        10
+        ** np.arange(np.log10(bottom), np.log10(top) + 1e-9, 1 if sweep.measure == "steps" else 3)
+    )
+    decades = np.arange(np.ceil(np.log10(lrs[0])), np.floor(np.log10(lrs[-1])) + 1)
+    ax.set_xticks(10**decades)
+    ax.set_xlabel("learning rate")
+
+
+def _limits(sweep: Sweep) -> tuple[float, float]:
+    mean = sweep.loss.mean(axis=-1)
+    if sweep.reached is not None:
+        mean = mean[sweep.reached.all(axis=-1)]
+    bottom = 10 ** np.floor(np.log10(max(float(mean.min()), 1e-12)))
+    top = (
+        10 ** np.ceil(np.log10(float(mean.max()) * 1.5))
+        if sweep.measure == "steps"
+        else 3 * float(sweep.loss.max())
+    )
+    return bottom, top
+
+
 def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
-    """Final loss against the learning rate at one alpha, one panel per optimizer and one
-    line per d_k (mean ± s.e. over seeds; triangles: the best learning rate)."""
+    """Final loss, or steps to the threshold, against the learning rate at one alpha: one
+    panel per optimizer and one line per width (mean ± s.e. over seeds; triangles: the
+    best learning rate)."""
     if not isinstance(sweep, Sweep):
         raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
     alpha = v.in_range("alpha", alpha, 0.0, 2.0)
@@ -647,8 +806,8 @@ def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
     fig, axes = new_figure(len(sweep.optimizers))
     shades = np.linspace(0.35, 1.0, len(sweep.d_ks))
     col = ALPHA_COLORS.get(alpha, COLORS["theory"])
-    top = 3 * float(sweep.loss.max())
-    bottom = 10 ** np.floor(np.log10(max(float(sweep.loss.mean(axis=-1).min()), 1e-12)))
+    bottom, top = _limits(sweep)
+    name = WIDTH_LABELS[sweep.width]
     for ax, opt in zip(axes, sweep.optimizers):
         lrs = np.asarray(sweep.lrs[opt])
         for d, shade in zip(sweep.d_ks, shades):
@@ -662,24 +821,18 @@ def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
                 lw=1,
                 color=col,
                 alpha=shade,
-                label=f"$d_k$ = {d}",
+                label=f"{name} = {d}",
             )
             best = 10 ** sweep.best_log_lr(opt, d, alpha).mean()
             ax.plot([best], [0.6 * top], "v", color=col, alpha=shade, ms=6)
-        ax.axhline(sweep.uniform_loss, color=COLORS["theory"], lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_ylim(bottom, top)
-        ax.minorticks_off()  # minor log ticks cost most of the drawing time of a frame
-        ax.set_yticks(10 ** np.arange(np.log10(bottom), 1, 3))
-        decades = np.arange(np.ceil(np.log10(lrs[0])), np.floor(np.log10(lrs[-1])) + 1)
-        ax.set_xticks(10**decades)
+        if sweep.uniform_loss is not None:
+            ax.axhline(sweep.uniform_loss, color=COLORS["theory"], lw=0.8, ls="--")
+        _lr_axes(ax, sweep, opt, bottom, top)
         slope, err = sweep.shift(opt, alpha)
         ax.set_title(
-            f"{OPTIMIZER_NAMES[opt]}, α = {alpha:g}: lr* ∝ $d_k^{{{slope:.2f}}}$", fontsize=10
+            f"{OPTIMIZER_NAMES[opt]}, α = {alpha:g}: lr* ∝ {name}$^{{{slope:.2f}}}$", fontsize=10
         )
-        ax.set_xlabel("learning rate")
-    axes[0].set_ylabel("final loss")
+    axes[0].set_ylabel(_y_label(sweep))
     axes[0].legend(fontsize=7, frameon=False, loc="lower left")
     return fig
 
@@ -687,17 +840,144 @@ def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
 def describe_sweep_figure(sweep: Sweep, alpha: float = 0.5) -> str:
     """Alt text for :func:`sweep_figure` at the same parameters."""
     parts = []
+    w = sweep.width
     for opt in sweep.optimizers:
         slope, err = sweep.shift(opt, alpha)
         bests = ", ".join(
-            f"{10 ** sweep.best_log_lr(opt, d, alpha).mean():.3g} at d_k = {d}" for d in sweep.d_ks
+            f"{10 ** sweep.best_log_lr(opt, d, alpha).mean():.3g} at {w} = {d}" for d in sweep.d_ks
         )
+        steps = ""
+        if sweep.measure == "steps":
+            steps = (
+                " and needs "
+                + ", ".join(f"{sweep.steps_summary(opt, d, alpha)[0]:.0f}" for d in sweep.d_ks)
+                + " steps there"
+            )
         parts.append(
-            f"with {OPTIMIZER_NAMES[opt]} the best learning rate is {bests}, so it scales as d_k "
-            f"to the power {slope:.2f} ± {err:.2f} (predicted {predicted_slope(opt, alpha) + 0.0:g})"
+            f"with {OPTIMIZER_NAMES[opt]} the best learning rate is {bests}{steps}, so it scales as "
+            f"{w} to the power {slope:.2f} ± {err:.2f}"
         )
     return (
-        f"Final loss against the learning rate at alpha = {alpha:g}, one curve per d_k: "
+        f"{_y_label(sweep).capitalize()} against the learning rate at alpha = {alpha:g}, one curve "
+        f"per {w}: " + "; ".join(parts) + "."
+    )
+
+
+def _optimum(sweep: Sweep, opt: str, d: int, a: float) -> tuple[float, float, float, float]:
+    """Best learning rate (geometric mean over seeds) with its log10 s.e., steps there and their s.e."""
+    logs = sweep.best_log_lr(opt, d, a)
+    steps, se = sweep.steps_summary(opt, d, a)
+    return 10 ** logs.mean(), logs.std(ddof=1) / np.sqrt(len(logs)), steps, se
+
+
+def optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None) -> Figure:
+    """Where each setting's optimum sits: best learning rate (x) against the steps it needs
+    there (y), one line per alpha through the widths, one panel per optimizer (mean ±
+    s.e. over seeds, log-log). ``alpha`` or ``d_k`` picks the points drawn solid; the
+    rest are faded. A vertical line of points means the best learning rate transfers."""
+    if not isinstance(sweep, Sweep) or sweep.measure != "steps":
+        raise TypeError("sweep must be a Sweep of steps (race_sweep)")
+    if alpha is not None:
+        sweep.index(sweep.optimizers[0], sweep.d_ks[0], v.in_range("alpha", alpha, 0.0, 2.0))
+    if d_k is not None:
+        sweep.index(sweep.optimizers[0], v.positive_int("d_k", d_k), sweep.alphas[0])
+    fig, axes = new_figure(len(sweep.optimizers))
+    name = WIDTH_LABELS[sweep.width]
+    for ax, opt in zip(axes, sweep.optimizers):
+        for a in sweep.alphas:
+            pts = np.array([_optimum(sweep, opt, d, a) for d in sweep.d_ks])
+            col = ALPHA_COLORS.get(float(a), COLORS["theory"])
+            on = [(alpha is None or a == alpha) and (d_k is None or d == d_k) for d in sweep.d_ks]
+            ax.plot(pts[:, 0], pts[:, 2], "-", color=col, lw=1, alpha=1.0 if alpha == a else 0.3)
+            for (x, lse, y, steps_se), d, solid in zip(pts, sweep.d_ks, on):
+                ax.errorbar(
+                    [x],
+                    [y],
+                    yerr=[steps_se],
+                    xerr=[[x - x * 10**-lse], [x * 10**lse - x]],
+                    fmt="o",
+                    ms=5,
+                    color=col,
+                    alpha=1.0 if solid else 0.25,
+                )
+                ax.annotate(
+                    f"{d}",
+                    (x, y),
+                    xytext=(4, 3),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=col,
+                    alpha=1.0 if solid else 0.4,
+                )
+            ax.plot([], [], "o-", color=col, label=f"α = {a:g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.minorticks_off()
+        ax.set_yticks([20, 50, 100, 200, 500], labels=["20", "50", "100", "200", "500"])
+        lrs = np.asarray(sweep.lrs[opt])
+        ax.set_xlim(lrs[0], lrs[-1])
+        ax.set_xlabel("best learning rate")
+        ax.set_title(f"{OPTIMIZER_NAMES[opt]} (labels: {name})", fontsize=10)
+    axes[0].set_ylabel(f"{_y_label(sweep)} there")
+    axes[0].legend(fontsize=7, frameon=False, loc="upper right")
+    return fig
+
+
+def describe_optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None) -> str:
+    """Alt text for :func:`optimum_map` at the same parameters."""
+    parts = []
+    for opt in sweep.optimizers:
+        for a in sweep.alphas if alpha is None else (alpha,):
+            ds = sweep.d_ks if d_k is None else (d_k,)
+            cells = ", ".join(
+                f"{sweep.width} {d}: {_optimum(sweep, opt, d, a)[2]:.0f} steps at "
+                f"{_optimum(sweep, opt, d, a)[0]:.2g}"
+                for d in ds
+            )
+            parts.append(f"{OPTIMIZER_NAMES[opt]} alpha {a:g}: {cells}")
+    return (
+        f"Best learning rate against the steps to loss < {sweep.threshold:g} needed there; "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def race_figure(sweep: Sweep) -> Figure:
+    """Steps to the threshold at each seed's best learning rate against the width, one
+    line per alpha (mean ± s.e. over seeds), one panel per optimizer; log-log."""
+    if not isinstance(sweep, Sweep) or sweep.measure != "steps":
+        raise TypeError("sweep must be a Sweep of steps (race_sweep)")
+    fig, axes = new_figure(len(sweep.optimizers))
+    d = np.asarray(sweep.d_ks, dtype=float)
+    for ax, opt in zip(axes, sweep.optimizers):
+        for a in sweep.alphas:
+            mean, se = np.array([sweep.steps_summary(opt, w, a) for w in sweep.d_ks]).T
+            col = ALPHA_COLORS.get(float(a), COLORS["theory"])
+            ax.errorbar(d, mean, yerr=se, fmt="o-", ms=4, lw=1, color=col, label=f"α = {a:g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(d, labels=[f"{w:g}" for w in d])
+        ax.set_yticks(
+            [20, 50, 100, 200, 500, 1000], labels=["20", "50", "100", "200", "500", "1000"]
+        )
+        ax.set_xlabel(WIDTH_LABELS[sweep.width])
+        ax.set_title(f"{OPTIMIZER_NAMES[opt]}, each at its best learning rate", fontsize=10)
+    axes[0].set_ylabel(_y_label(sweep))
+    axes[0].legend(fontsize=7, frameon=False, loc="upper left")
+    return fig
+
+
+def describe_race_figure(sweep: Sweep) -> str:
+    """Alt text for :func:`race_figure`."""
+    parts = []
+    for opt in sweep.optimizers:
+        for a in sweep.alphas:
+            vals = ", ".join(f"{sweep.steps_summary(opt, w, a)[0]:.0f}" for w in sweep.d_ks)
+            parts.append(f"{OPTIMIZER_NAMES[opt]} alpha {a:g}: {vals}")
+    return (
+        f"Steps to loss < {sweep.threshold:g} at the best learning rate against "
+        f"{sweep.width} = {', '.join(str(w) for w in sweep.d_ks)} (mean over seeds): "
         + "; ".join(parts)
         + "."
     )
@@ -720,3 +1000,58 @@ def shift_table_latex(sweep: Sweep) -> str:
         rows.append(rf"\alpha = {a:g} & " + " & ".join(cells))
     cols = "c" * (1 + 2 * len(sweep.optimizers))
     return rf"\begin{{array}}{{{cols}}} & {head} \\ \hline " + r" \\ ".join(rows) + r"\end{array}"
+
+
+# -- the two effects of dropping the scale (synthesis) ----------------------------
+@lru_cache(maxsize=8)
+def _row_gradients(d_k: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """|dL/ds| per example at initialisation on the soft task, for alpha = 0 and 1/2."""
+    task = make_soft_task(rows, rng=np.random.default_rng(seed))
+    params = init_params(8, d_k, seed=seed)
+    out = np.array([np.linalg.norm(_forward_g(params, task, a)[3], axis=1) for a in (0.0, 0.5)])
+    out.setflags(write=False)
+    return out[0], out[1]
+
+
+def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> Figure:
+    """What saturation does to the gradient that trains W_Q and W_K: left, the distribution
+    over examples of |dL/ds| at initialisation without the scale and with 1/sqrt(d_k);
+    right, its median against d_k, with this d_k marked."""
+    d_k = v.positive_int("d_k", d_k)
+    rows, seed = v.positive_int("rows", rows), int(seed)
+    g0, g5 = _row_gradients(d_k, rows, seed)
+    fig, (ax_h, ax_m) = new_figure(2)
+    bins = np.geomspace(1e-8, 1, 41)
+    for g, a in ((g0, 0.0), (g5, 0.5)):
+        ax_h.hist(
+            np.clip(g, 1e-8, 1), bins=bins, color=ALPHA_COLORS[a], alpha=0.6, label=f"α = {a:g}"
+        )
+    ax_h.set_xscale("log")
+    ax_h.set_xlabel("|∂L/∂s| per example (clipped at 1e-8)")
+    ax_h.set_ylabel("examples")
+    ax_h.set_title(f"$d_k$ = {d_k}, at initialisation", fontsize=10)
+    ax_h.legend(fontsize=7, frameon=False, loc="upper left")
+    grid = SATURATION_DKS
+    med = np.array([[np.median(x) for x in _row_gradients(d, rows, seed)] for d in grid])
+    for j, a in enumerate((0.0, 0.5)):
+        ax_m.loglog(grid, med[:, j], "o-", ms=3, color=ALPHA_COLORS[a], label=f"α = {a:g}")
+    ax_m.axvline(d_k, color=COLORS["theory"], lw=0.8, ls=":")
+    ax_m.minorticks_off()
+    ax_m.set_xticks(grid, labels=[str(d) for d in grid])
+    ax_m.set_xlabel("$d_k$")
+    ax_m.set_ylabel("median |∂L/∂s|")
+    return fig
+
+
+SATURATION_DKS = (8, 32, 128, 512)
+
+
+def describe_saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> str:
+    """Alt text for :func:`saturation_panel` at the same parameters."""
+    g0, g5 = _row_gradients(v.positive_int("d_k", d_k), v.positive_int("rows", rows), int(seed))
+    return (
+        f"Gradient of the loss with respect to the logits, per example, at initialisation and "
+        f"d_k = {d_k} ({rows} examples): median {np.median(g0):.2g} without the scale, "
+        f"{np.median(g5):.2g} with 1/sqrt(d_k); a quarter of the examples below "
+        f"{np.quantile(g0, 0.25):.2g} and {np.quantile(g5, 0.25):.2g}."
+    )
