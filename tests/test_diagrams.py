@@ -29,7 +29,6 @@ FIGURES = [
     (D.geometry_figure, {"d_k": 16, "n": 300}),
     (D.failure_mode, {"alpha": 0.0, "d_k": 64}),
     (D.failure_mode, {"alpha": 1.0, "d_k": 64}),
-    (D.scale_roles, {"alpha": 0.0, "d_k": 256, "lr": 0.1}),
 ]
 
 
@@ -134,16 +133,6 @@ def test_failure_row_is_a_probability_vector(alpha, d_k, seed):
     assert p.sum() == pytest.approx(1.0)
 
 
-def test_scale_roles_place_the_point():
-    assert "1024" in D.describe_scale_roles(0.0, 1024, 0.01)
-    assert "spread 32" in D.describe_scale_roles(0.0, 1024, 0.01)
-    assert "spread 1 " in D.describe_scale_roles(0.5, 1024, 1.0)
-    fig = D.scale_roles(0.0, 1024, 0.01)
-    x, y = fig.axes[0].lines[-1].get_data()
-    assert x[0] == pytest.approx(32) and y[0] == pytest.approx(0.01 * 1024)
-    assert "learning rate" in fig.axes[0].get_title()
-
-
 @pytest.mark.parametrize(
     "func, kw, name",
     [
@@ -161,9 +150,6 @@ def test_scale_roles_place_the_point():
         (D.largest_weights, {"n_seqs": 1}, "n_seqs"),
         (D.largest_weights, {"n_queries": 0}, "n_queries"),
         (D.largest_weights, {"alpha": -0.1}, "alpha"),
-        (D.scale_roles, {"lr": 0.0}, "lr"),
-        (D.scale_roles, {"alpha": 3.0}, "alpha"),
-        (D.describe_scale_roles, {"d_k": 0}, "d_k"),
     ],
 )
 def test_bad_input_raises_valueerror_naming_the_parameter(func, kw, name):

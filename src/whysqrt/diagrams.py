@@ -11,8 +11,6 @@ Used by the ``in-brief`` chapter (and its data-flow diagram by ``dk-sizing``) an
   d_k**alpha (alpha = 0: too sharp, alpha = 1: too flat) against the sqrt(d_k) scale;
 * :func:`largest_weights` - how typical that one query is: the largest weight of every
   row over many independent sequences, with error bars over sequences;
-* :func:`scale_roles` - where a model starts (initial logit spread) and how far one SGD
-  step moves its logits, as functions of the exponent, d_k and the learning rate.
 
 Every figure function is pure (parameters in, a new Figure out) and has a
 ``describe_*`` companion that returns its alt text.
@@ -46,8 +44,6 @@ __all__ = [
     "largest_weights",
     "failure_mode",
     "describe_failure_mode",
-    "scale_roles",
-    "describe_scale_roles",
 ]
 
 
@@ -347,51 +343,4 @@ def describe_failure_mode(
         f"{_alpha_name(alpha).replace('√d_k', 'square root of d_k')}: largest weight "
         f"{p.max():.3f}, entropy {entropy(p):.2f} nats (uniform {np.log(n_keys):.2f}); an outline "
         f"shows the same query divided by the square root of d_k (largest weight {ref.max():.3f})."
-    )
-
-
-# -- the two roles of the scale (synthesis) ------------------------------------
-def _roles(alpha, d_k, lr) -> tuple[float, float, float, float]:
-    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
-    d_k = v.positive_int("d_k", d_k)
-    lr = v.finite_float("lr", lr, positive=True)
-    return alpha, d_k, d_k ** (0.5 - alpha), lr * d_k ** (1 - 2 * alpha)
-
-
-def scale_roles(alpha: float = 0.5, d_k: int = 64, lr: float = 1.0) -> Figure:
-    """Initial logit spread d_k**(1/2 - alpha) against logit step lr * d_k**(1 - 2 alpha).
-
-    Both in units of their value for alpha = 1/2 and lr = 1; trails show alpha = 0,
-    1/2, 1 over d_k = 1 ... 1024 at this learning rate.
-    """
-    alpha, d_k, spread, step = _roles(alpha, d_k, lr)
-    fig, (ax,) = new_figure()
-    ax.axvspan(1e-3, 0.3, color="#CC79A7", alpha=0.12)
-    ax.axvspan(3, 1e3, color=COLORS["unscaled"], alpha=0.12)
-    ax.text(0.08, 1e3, "starts too flat", fontsize=8, ha="center")
-    ax.text(12, 1e3, "starts too sharp", fontsize=8, ha="center")
-    d = np.asarray(DK_GRID, dtype=float)
-    for a, col in ((0.0, COLORS["unscaled"]), (0.5, COLORS["scaled"]), (1.0, "#CC79A7")):
-        ax.loglog(d ** (0.5 - a), lr * d ** (1 - 2 * a), ".-", color=col, lw=1, ms=4, alpha=0.7)
-        ax.plot([], [], color=col, label=f"{_alpha_name(a)}, $d_k$ = 1 … 1024")
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-    ax.loglog([spread], [step], "o", color="black", ms=8, label="chosen setting")
-    ax.set_xlim(0.02, 50)
-    ax.set_ylim(5e-6, 2e4)
-    ax.minorticks_off()
-    ax.set_xlabel("initial logit spread (sd): where training starts")
-    ax.set_ylabel("logit change per SGD step (× reference)")
-    ax.set_title(f"exponent {alpha:g}, $d_k$ = {d_k}, learning rate × {lr:g}", fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
-    return fig
-
-
-def describe_scale_roles(alpha: float = 0.5, d_k: int = 64, lr: float = 1.0) -> str:
-    """Alt text for :func:`scale_roles` at the same parameters."""
-    alpha, d_k, spread, step = _roles(alpha, d_k, lr)
-    return (
-        f"Log-log plane of initial logit spread against logit change per step. Logits divided by "
-        f"d_k to the power {alpha:g}, d_k = {d_k}, learning rate {lr:g} times the reference: the "
-        f"model starts at spread {spread:.3g} and one step moves the logits {step:.3g} times as far "
-        f"as the reference. Lines trace each exponent (0, one half, 1) as d_k runs from 1 to 1024."
     )
