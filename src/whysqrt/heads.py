@@ -165,7 +165,7 @@ def split_heads(x, heads: int) -> np.ndarray:
     """(batch, n, heads*d) -> (batch, heads, n, d): cut the features into heads."""
     x, heads = _check_split(x, heads)
     batch, n, features = x.shape  # n: sequence length
-    x = x.reshape(batch, n, heads, features // heads)  # feature block r is head r
+    x = x.reshape(batch, n, heads, features // heads)  # feature block a is head a
     return x.transpose(0, 2, 1, 3)  # heads before positions: one (n, d) matrix per head
 
 
@@ -308,12 +308,12 @@ def symbolic_costs() -> dict:
     ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
     ``macs_sum`` for display.
     """
-    d, h, n, r = sp.symbols("d_model h n r", positive=True, integer=True)  # r: head index
+    d, h, n, a = sp.symbols("d_model h n a", positive=True, integer=True)  # a: head index
     d_k = d / h
-    per_head_params = 3 * d * d_k + d_k * d  # W_Q^r, W_K^r, W_V^r and head r's rows of W_O
+    per_head_params = 3 * d * d_k + d_k * d  # W_Q^a, W_K^a, W_V^a and head a's rows of W_O
     per_head_macs = 3 * n * d * d_k + 2 * n * n * d_k + n * d_k * d
-    params_sum = sp.Sum(per_head_params, (r, 1, h))
-    macs_sum = sp.Sum(per_head_macs, (r, 1, h))
+    params_sum = sp.Sum(per_head_params, (a, 1, h))
+    macs_sum = sp.Sum(per_head_macs, (a, 1, h))
     one = {h: 1}
     return {
         "d_model": d,
