@@ -251,7 +251,7 @@ def _w(d=8, h=2):
         (lambda: H.param_count(512, 7), ValueError, "h"),
         (lambda: H.kv_cache_bytes(32, 0, 8, 128), ValueError, "seq_len"),
         (lambda: H.kv_cache_bytes(32, 10, 8, -1), ValueError, "d_k"),
-        (lambda: H.split_heads(np.ones((2, 3, 5)), 2), ValueError, "n"),
+        (lambda: H.split_heads(np.ones((2, 3, 5)), 2), ValueError, "heads"),
         (lambda: H.split_heads(np.ones((2, 3)), 1), ValueError, "x"),
         (lambda: H.merge_heads(np.ones((2, 3, 4))), ValueError, "x"),
         (lambda: H.merge_heads(np.full((1, 2, 3, 4), np.nan)), ValueError, "x"),

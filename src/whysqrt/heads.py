@@ -142,37 +142,39 @@ def init_weights(d_model: int, h: int, g=None, seed: int = 0) -> dict:
     }
 
 
-def _check_split(x, n: int):
+def _check_split(x, heads: int):
     x = v.finite_array("x", x, ndim_min=3)
     if x.ndim != 3:
-        raise ValueError(f"x must have shape (batch, seq, features), got {x.shape}")
-    n = v.positive_int("n", n)
-    if x.shape[-1] % n:
-        raise ValueError(f"n must divide the last axis of x, got {x.shape[-1]} and n={n}")
-    return x, n
+        raise ValueError(f"x must have shape (batch, n, features), got {x.shape}")
+    heads = v.positive_int("heads", heads)
+    if x.shape[-1] % heads:
+        raise ValueError(
+            f"heads must divide the last axis of x, got {x.shape[-1]} and heads={heads}"
+        )
+    return x, heads
 
 
 def _check_merge(x):
     x = v.finite_array("x", x, ndim_min=4)
     if x.ndim != 4:
-        raise ValueError(f"x must have shape (batch, heads, seq, d), got {x.shape}")
+        raise ValueError(f"x must have shape (batch, heads, n, d), got {x.shape}")
     return x
 
 
-def split_heads(x, n: int) -> np.ndarray:
-    """(batch, seq, n*d) -> (batch, n, seq, d): cut the features into n heads."""
-    x, n = _check_split(x, n)
-    batch, seq, features = x.shape
-    x = x.reshape(batch, seq, n, features // n)  # feature block i is head i
-    return x.transpose(0, 2, 1, 3)  # heads before seq: one (seq, d) matrix per head
+def split_heads(x, heads: int) -> np.ndarray:
+    """(batch, n, heads*d) -> (batch, heads, n, d): cut the features into heads."""
+    x, heads = _check_split(x, heads)
+    batch, n, features = x.shape  # n: sequence length
+    x = x.reshape(batch, n, heads, features // heads)  # feature block a is head a
+    return x.transpose(0, 2, 1, 3)  # heads before positions: one (n, d) matrix per head
 
 
 def merge_heads(x) -> np.ndarray:
-    """(batch, n, seq, d) -> (batch, seq, n*d): the inverse of :func:`split_heads` (concat)."""
+    """(batch, heads, n, d) -> (batch, n, heads*d): the inverse of :func:`split_heads` (concat)."""
     x = _check_merge(x)
-    batch, n, seq, d = x.shape
-    x = x.transpose(0, 2, 1, 3)  # back to (batch, seq, n, d)
-    return x.reshape(batch, seq, n * d)  # head outputs side by side
+    batch, heads, n, d = x.shape
+    x = x.transpose(0, 2, 1, 3)  # back to (batch, n, heads, d)
+    return x.reshape(batch, n, heads * d)  # head outputs side by side
 
 
 def _check_inputs(x, w_q, w_k, w_v, w_o, h, g):
@@ -306,12 +308,12 @@ def symbolic_costs() -> dict:
     ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
     ``macs_sum`` for display.
     """
-    d, h, n, r = sp.symbols("d_model h n r", positive=True, integer=True)  # r: head index
+    d, h, n, a = sp.symbols("d_model h n a", positive=True, integer=True)  # a: head index
     d_k = d / h
-    per_head_params = 3 * d * d_k + d_k * d  # W_Q^r, W_K^r, W_V^r and head r's rows of W_O
+    per_head_params = 3 * d * d_k + d_k * d  # W_Q^a, W_K^a, W_V^a and head a's rows of W_O
     per_head_macs = 3 * n * d * d_k + 2 * n * n * d_k + n * d_k * d
-    params_sum = sp.Sum(per_head_params, (r, 1, h))
-    macs_sum = sp.Sum(per_head_macs, (r, 1, h))
+    params_sum = sp.Sum(per_head_params, (a, 1, h))
+    macs_sum = sp.Sum(per_head_macs, (a, 1, h))
     one = {h: 1}
     return {
         "d_model": d,
@@ -731,7 +733,7 @@ def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> Figure:
     Each generated token reads every weight once per step (shared by the batch) and the
     whole key/value cache of every sequence. Lines: MHA (g = h), MQA (g = 1) and the
     chosen g (thick), for the Llama 2 70B shape in fp16/bf16 (2 bytes), context length
-    512 to 131,072 on a log axis; the dotted line marks the point where the cache
+    512 to 131,072 on a log axis; the thin grey line marks the point where the cache
     costs as much to read as the weights.
     """
     h = cfg["h"]
@@ -751,7 +753,7 @@ def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> Figure:
         ax.semilogx(
             seqs, share, style, color=color, lw=2.4 if gg == g else 1.3, label=label, base=2
         )
-    ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
+    ax.axhline(0.5, color="0.6", lw=0.8)  # half: cache and weights cost the same
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("context length n (tokens)")
     ax.set_ylabel("share of bytes read that is KV cache")
