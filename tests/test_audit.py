@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import whysqrt as ws
@@ -142,3 +143,40 @@ def test_corrections_link_the_chapters_they_name():
     html = A.table_html([c]).html
     assert '<a href="../book/why-sqrt.html">why-sqrt</a> chapter' in html
     assert "why-sqrt-x" in html and 'href="../book/why-sqrt-x' not in html
+
+
+# -- jacobian_rows: the spectral norm over independent rows ------------------------------------
+
+
+def test_jacobian_rows_is_the_largest_eigenvalue_of_each_row():
+    r = A.jacobian_rows(4, 3, n_rows=50, seed=0)
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((50, 1, 4)), rng.standard_normal((50, 3, 4))
+    p = ws.softmax(np.einsum("rid,rjd->rj", q, k) / 2.0)
+    norms = [np.linalg.norm(ws.softmax_jacobian(row), 2) for row in p]
+    assert r["mean"] == pytest.approx(np.mean(norms)) and r["median"] == pytest.approx(
+        np.median(norms)
+    )
+    assert r["se"] == pytest.approx(np.std(norms, ddof=1) / np.sqrt(50))
+    assert r["top"] == pytest.approx(p.max(-1).mean())
+
+
+def test_jacobian_rows_collapses_when_unscaled_at_large_dk():
+    small = A.jacobian_rows(512, 16, n_rows=300, seed=1, scaled=False)
+    scaled = A.jacobian_rows(512, 16, n_rows=300, seed=1)
+    assert small["median"] < 0.01 * scaled["median"] and 0.1 < scaled["mean"] <= 0.5
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"d_k": 0}, "d_k"),
+        ({"n_keys": 0}, "n_keys"),
+        ({"n_rows": 1}, "n_rows"),
+        ({"sd": 0.0}, "sd"),
+    ],
+)
+def test_jacobian_rows_bad_input_names_the_parameter(kw, name):
+    args = {"d_k": 4, "n_keys": 3, "n_rows": 10, **kw}
+    with pytest.raises(ValueError, match=rf"^{name}\b"):
+        A.jacobian_rows(**args)

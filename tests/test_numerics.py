@@ -214,9 +214,43 @@ def test_moments_summary_quotes_the_table():
     t = ws.experiments.dot_product_moments_mc(d_ks=(1, 8), n=300, seed=0)
     s = t.summary(at=8)
     assert s["n"] == 300 and s["var-8"] == float(t.var[1])
-    assert s["max-z"] == t.max_var_z
-    with pytest.raises(ValueError):
+    assert abs(s["max-z"]) == t.max_var_z and s["max-z-dk"] in (1, 8)
+    assert s["var-8-se"] == float(t.var_se[1]) and s["scaled-var-8-se"] == float(t.var_se[1] / 8)
+    with pytest.raises(ValueError, match="^at"):
         t.summary(at=3)
+
+
+def test_max_z_chance_is_the_familywise_tail_probability():
+    t = ws.experiments.dot_product_moments_mc(d_ks=(1, 2, 4), n=2000, seed=0)
+    z = t.max_var_z
+    two_sided = math.erfc(z / math.sqrt(2))
+    assert t.max_z_chance == pytest.approx(1 - (1 - two_sided) ** 3)
+    # calibration: under the null, the z scores of many grids look standard normal
+    zs = np.concatenate(
+        [ws.experiments.dot_product_moments_mc(d_ks=(8,), n=2000, seed=s).var_z for s in range(60)]
+    )
+    assert abs(zs.mean()) < 0.5 and 0.7 < zs.std() < 1.3
+
+
+def test_variance_with_se_matches_the_formula_for_normal_draws():
+    x = np.random.default_rng(0).standard_normal(200_000) * 3
+    var, se = ws.experiments.variance_with_se(x)
+    assert abs(var - 9) < 4 * se and se == pytest.approx(9 * math.sqrt(2 / x.size), rel=0.05)
+    with pytest.raises(ValueError, match="^x"):
+        ws.experiments.variance_with_se([1.0])
+
+
+def test_correlated_product_variance_separates_the_two_constructions():
+    r = ws.experiments.correlated_product_variance(0.5, n=200_000, seed=1)
+    assert r["linear"]["exact"] == 1.25 and r["mixture"]["exact"] == 1.75
+    for name in ("linear", "mixture"):
+        assert abs(r[name]["sample"] - r[name]["exact"]) < 5 * r[name]["se"]
+    # rho = 0 and rho = 1 make the two constructions coincide
+    for rho, exact in ((0.0, 1.0), (1.0, 2.0)):
+        r = ws.experiments.correlated_product_variance(rho, n=1000, seed=0)
+        assert r["linear"]["exact"] == r["mixture"]["exact"] == exact
+    with pytest.raises(ValueError, match="^rho"):
+        ws.experiments.correlated_product_variance(1.5)
 
 
 def test_monte_carlo_uses_the_seeded_samples_of_dot_product_samples():

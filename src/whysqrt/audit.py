@@ -19,6 +19,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from . import _validate as v
+from .numerics import softmax
+
 __all__ = [
     "VERDICTS",
     "SOURCES",
@@ -27,6 +32,7 @@ __all__ = [
     "verdict_counts",
     "table_html",
     "missing_targets",
+    "jacobian_rows",
     "HTML",
 ]
 
@@ -245,3 +251,38 @@ def missing_targets(claims, notebook) -> list[str]:
         if line.strip().startswith("(") and line.strip().endswith(")=")
     }
     return [c["anchor"] for c in claims if c["anchor"] not in targets]
+
+
+def jacobian_rows(
+    d_k: int, n_keys: int, n_rows: int = 2000, seed: int = 0, sd: float = 1.0, scaled: bool = True
+) -> dict:
+    """Spectral norm of the softmax Jacobian over independent attention rows.
+
+    Every row draws its own query and its own ``n_keys`` keys, components N(0, sd^2), so
+    the rows are independent and the standard errors below are honest. The scores are
+    divided by sqrt(d_k) when ``scaled``. The norm is ||J||_2 = the largest eigenvalue of
+    the symmetric positive semi-definite J = diag(p) - p p^T (the book's "norm of the
+    Jacobian"). Returns the mean norm with its standard error, the median norm, and the
+    mean largest weight with its standard error.
+    """
+    d_k, n_keys = v.positive_int("d_k", d_k), v.positive_int("n_keys", n_keys)
+    n_rows = v.positive_int("n_rows", n_rows)
+    sd = v.finite_float("sd", sd, positive=True)
+    if n_rows < 2:
+        raise ValueError("n_rows must be at least 2 to give a standard error")
+    rng = np.random.default_rng(seed)
+    q = sd * rng.standard_normal((n_rows, 1, d_k))
+    k = sd * rng.standard_normal((n_rows, n_keys, d_k))
+    s = np.einsum("rid,rjd->rj", q, k) / (np.sqrt(d_k) if scaled else 1.0)
+    p = softmax(s, axis=-1)
+    jac = p[:, :, None] * np.eye(n_keys) - p[:, :, None] * p[:, None, :]
+    norms = np.clip(np.linalg.eigvalsh(jac)[:, -1], 0.0, None)
+    top = p.max(axis=-1)
+    root = np.sqrt(n_rows)
+    return {
+        "mean": float(norms.mean()),
+        "se": float(norms.std(ddof=1) / root),
+        "median": float(np.median(norms)),
+        "top": float(top.mean()),
+        "top-se": float(top.std(ddof=1) / root),
+    }
