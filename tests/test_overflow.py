@@ -306,3 +306,12 @@ def test_online_alt_text_is_grammatical_and_ends_at_direct(step):
     text = o.describe_online_softmax_figure(step)
     assert "1 blocks" not in text and f"after block {step} of 6" in text
     assert ("equals the direct sum" in text) == (step == 6)
+
+
+def test_products_rounded_to_float16_cancel_to_nan_not_zero():
+    """Issue 17.8: (300, 300)·(300, -300) is 0 with a float32 accumulator, NaN (inf - inf) in float16."""
+    q, k = np.array([[300.0, 300.0]]), np.array([[300.0, -300.0]])
+    assert ws.overflow.float16_scores(q, k, accumulate="float32")[0, 0] == 0
+    assert np.isnan(ws.overflow.float16_scores(q, k, accumulate="float16")[0, 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan((q.astype(np.float16) * k.astype(np.float16)).sum())
