@@ -273,3 +273,43 @@ def test_attention_hand_values():
     np.testing.assert_allclose(w_m, [[0.0, 1.0]]) and np.testing.assert_allclose(out_m, [[3.0]])
     with pytest.raises(ValueError, match="^v"):
         ws.scaled_dot_product_attention(q, k, np.ones((3, 1)))
+
+
+def test_round_to_bfloat16_hand_values():
+    r = ws.numerics.round_to_bfloat16
+    # 8 significant bits: 1 + 2^-7 is the next bfloat16 after 1
+    assert r(1.0 + 2.0**-7) == np.float32(1.0 + 2.0**-7)
+    # exact halfway cases go to the even neighbour
+    assert r(1.0 + 2.0**-8) == np.float32(1.0)
+    assert r(1.0 + 3 * 2.0**-8) == np.float32(1.0 + 2.0**-6)
+    assert r(1 / 3) == np.float32(0.333984375)
+    assert r(-2.5) == np.float32(-2.5)
+    # float16's largest value is not a bfloat16: 65504 rounds up to 2^16
+    assert r(65504.0) == np.float32(65536.0)
+    # the range is float32's: 1e38 stays finite, beyond the bfloat16 maximum is inf
+    assert np.isfinite(r(1e38)) and np.isinf(r(3.4e38))
+    assert r(np.zeros((2, 0))).shape == (2, 0)
+
+
+def test_round_to_bfloat16_is_nearest_with_half_an_ulp_of_error():
+    exponents = np.random.default_rng(4).integers(-6, 6, 20_000)
+    x = np.random.default_rng(3).standard_normal(20_000) * 10.0**exponents
+    y = ws.numerics.round_to_bfloat16(x).astype(np.float64)
+    x32 = x.astype(np.float32).astype(np.float64)
+    # at most half a unit in the 8th significant bit: 2^(e - 8) for |x| in [2^e, 2^(e+1))
+    half_ulp = 2.0 ** (np.floor(np.log2(np.abs(x32))) - 8)
+    assert np.all(np.abs(y - x32) <= half_ulp)
+    assert np.any(np.abs(y - x32) > 0.9 * half_ulp)  # and the bound is reached
+    # the result has 8 significant bits: the lower 16 bits of its float32 pattern are zero
+    assert np.all(ws.numerics.round_to_bfloat16(x).view(np.uint32) & 0xFFFF == 0)
+    # idempotent, and monotone
+    np.testing.assert_array_equal(ws.numerics.round_to_bfloat16(y), y.astype(np.float32))
+    order = np.argsort(x32)
+    assert np.all(np.diff(y[order]) >= 0)
+
+
+def test_round_to_bfloat16_refuses_bad_input():
+    with pytest.raises(ValueError, match="^x"):
+        ws.numerics.round_to_bfloat16([1.0, np.nan])
+    with pytest.raises(TypeError, match="^x"):
+        ws.numerics.round_to_bfloat16(["a"])

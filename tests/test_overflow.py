@@ -306,3 +306,58 @@ def test_online_alt_text_is_grammatical_and_ends_at_direct(step):
     text = o.describe_online_softmax_figure(step)
     assert "1 blocks" not in text and f"after block {step} of 6" in text
     assert ("equals the direct sum" in text) == (step == 6)
+
+
+def test_products_rounded_to_float16_cancel_to_nan_not_zero():
+    """Issue 17.8: (300, 300)·(300, -300) is 0 with a float32 accumulator, NaN (inf - inf) in float16."""
+    q, k = np.array([[300.0, 300.0]]), np.array([[300.0, -300.0]])
+    assert ws.overflow.float16_scores(q, k, accumulate="float32")[0, 0] == 0
+    assert np.isnan(ws.overflow.float16_scores(q, k, accumulate="float16")[0, 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan((q.astype(np.float16) * k.astype(np.float16)).sum())
+
+
+def test_bf16_softmax_shift_grows_with_the_logit_scale():
+    out = ws.overflow.bf16_softmax_shift((1.0, 10.0), n_keys=64, n_rows=200, n_seeds=3, seed=0)
+    assert out["tv"][1] > 3 * out["tv"][0] > 0
+    # a logit's rounding error is at most half a unit in its 8th bit, so it scales with sigma
+    assert out["logit_err"][1] == pytest.approx(10 * out["logit_err"][0], rel=0.3)
+    assert np.all(out["tv_se"] > 0) and np.all(out["tv_q99"] >= out["tv_median"])
+    tab = ws.overflow.bf16_table(out, 64, 200, 3)
+    assert tab.cells[0][0] == "1"
+
+
+def test_bf16_softmax_shift_hand_check():
+    out = ws.overflow.bf16_softmax_shift((2.0,), n_keys=8, n_rows=5, n_seeds=2, seed=1)
+    tvs = []
+    for r in range(2):
+        z = np.random.default_rng([1, r]).standard_normal((5, 8))
+        s = (2.0 * z).astype(np.float32)
+        p = ws.softmax(s.astype(float))
+        p16 = ws.softmax(ws.numerics.round_to_bfloat16(s).astype(float))
+        tvs.append(0.5 * np.abs(p - p16).sum(axis=1))
+    assert out["tv"][0] == pytest.approx(np.mean(tvs))
+
+
+@pytest.mark.parametrize("block", [1, 3, 10])
+def test_online_lse_exp2_matches_logsumexp_and_softmax(block):
+    x = np.random.default_rng(2).standard_normal(10) * 20
+    lse, p = ws.overflow.online_lse_exp2(x, block, scale=0.125)
+    assert lse == pytest.approx(float(ws.logsumexp(0.125 * x)), abs=1e-12)
+    np.testing.assert_allclose(p, ws.softmax(0.125 * x), atol=1e-14)
+
+
+def test_online_lse_exp2_masked_keys_and_empty_rows():
+    lse, p = ws.overflow.online_lse_exp2([-np.inf, 1.0, 2.0], 1)
+    np.testing.assert_allclose(p, [0.0, *ws.softmax([1.0, 2.0])])
+    lse, p = ws.overflow.online_lse_exp2([-np.inf, -np.inf], 1)
+    assert lse == np.inf and np.all(p == 0)  # zeros, not NaN
+    for bad in ([np.nan], [np.inf, 1.0], []):
+        with pytest.raises(ValueError, match="^x"):
+            ws.overflow.online_lse_exp2(bad, 1)
+    with pytest.raises(ValueError, match="^scale"):
+        ws.overflow.online_lse_exp2([1.0], 1, scale=0.0)
+    with pytest.raises(ValueError, match="^sigmas"):
+        ws.overflow.bf16_softmax_shift([-1.0])
+    with pytest.raises(TypeError, match="^result"):
+        ws.overflow.bf16_table({}, 1, 1, 1)

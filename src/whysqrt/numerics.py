@@ -1,10 +1,12 @@
 """Numerical building blocks of scaled dot-product attention (numpy only).
 
 Every function validates its input (a ``ValueError`` or ``TypeError`` that names
-the parameter) and never returns NaN or inf for finite input.
+the parameter) and never returns NaN or inf for finite input, except
+:func:`round_to_bfloat16` for values beyond the bfloat16 range (as hardware does).
 
-Used by: ``variance-proof`` (scores, dot-product samples and moments) and by every
-later chapter that needs a stable softmax.
+Used by: ``variance-proof`` (scores, dot-product samples and moments), by every
+later chapter that needs a stable softmax, and by ``softmax-overflow``
+(:func:`round_to_bfloat16`, numpy having no bfloat16 type).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "sample_qk",
     "dot_product_samples",
     "product_moments",
+    "round_to_bfloat16",
 ]
 
 
@@ -210,3 +213,19 @@ def product_moments(
         + 2 * rho * mu_q * mu_k * s_q * s_k
     )
     return d_k * mean, d_k * var
+
+
+def round_to_bfloat16(x) -> np.ndarray:
+    """``x`` rounded to bfloat16, returned as float32 values.
+
+    bfloat16 is the upper 16 bits of a float32: the same 8-bit exponent (so the same
+    range) and 8 significant bits (7 stored). The value is first rounded to float32, then
+    its lower 16 bits are rounded away to nearest, ties to even (the rule of IEEE 754 and
+    of hardware conversions). Values beyond the bfloat16 range become +-inf.
+    """
+    x = check.finite_array("x", x, ndim_min=0, allow_empty=True)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, as in hardware
+        bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    lsb = (bits >> np.uint64(16)) & np.uint64(1)  # the last bit kept: ties go to even
+    rounded = (bits + np.uint64(0x7FFF) + lsb) & np.uint64(0xFFFF0000)
+    return rounded.astype(np.uint32).view(np.float32)

@@ -5,9 +5,11 @@ Used by two chapters:
 * ``softmax-overflow``: :func:`exp_limits` (where ``exp`` overflows and underflows in a
   dtype, found by bisection over the dtype's own values), :func:`float16_scores` and
   :func:`float16_overflow_threshold` (where the float16 product QK^T itself overflows),
+  :func:`bf16_softmax_shift` (how far bfloat16-rounded logits move the softmax),
   :func:`masked_softmax` (safe handling of fully masked rows),
   :func:`online_softmax_trace`, :func:`online_softmax` and :func:`online_attention` (the
-  blockwise softmax of FlashAttention), with the figures :func:`exp_range_figure` and
+  blockwise softmax of FlashAttention), :func:`online_lse_exp2` (its exp2 form and the
+  log-sum-exp it keeps for the backward pass), with the figures :func:`exp_range_figure` and
   :func:`online_softmax_figure`;
 * ``classifier-softmax``: :func:`cross_entropy_grad`, :func:`saturation_gradients`,
   :func:`output_logit_variance` and :data:`OUTPUT_INITS`, with the figure
@@ -29,8 +31,9 @@ from matplotlib.figure import Figure
 
 from . import _validate as v
 from .audit import HTML
-from .numerics import softmax, softmax_jacobian
+from .numerics import round_to_bfloat16, softmax, softmax_jacobian
 from .plots import COLORS, new_figure
+from .tables import table as _table
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -39,11 +42,16 @@ __all__ = [
     "float16_scores",
     "float16_overflow_threshold",
     "float16_threshold_table",
+    "BF16_SIGMAS",
+    "bf16_softmax_shift",
+    "bf16_table",
     "masked_softmax",
     "OnlineTrace",
     "online_softmax_trace",
     "online_softmax",
     "online_attention",
+    "LOG2E",
+    "online_lse_exp2",
     "exp_range_figure",
     "describe_exp_range_figure",
     "online_softmax_figure",
@@ -235,6 +243,78 @@ def float16_threshold_table(d_ks=(64, 256), n: int = 32, seed: int = 0) -> tuple
     return values, table
 
 
+# -- bfloat16 ----------------------------------------------------------------------
+#: Logit standard deviations of :func:`bf16_softmax_shift`: O(1), and the 10 to 50 of
+#: unscaled or grown logits.
+BF16_SIGMAS = (1.0, 10.0, 20.0, 50.0)
+
+
+def bf16_softmax_shift(
+    sigmas=BF16_SIGMAS, n_keys: int = 1024, n_rows: int = 250, n_seeds: int = 8, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """How far rounding the logits to bfloat16 moves the softmax, per logit sd sigma.
+
+    Each row holds ``n_keys`` float32 logits sigma·z (z standard normal); its softmax is
+    compared with the softmax of the same logits rounded to bfloat16
+    (:func:`whysqrt.numerics.round_to_bfloat16`), both computed in float64 so that only the
+    rounding of the logits differs. ``n_seeds`` independent generators
+    (``default_rng([seed, r])``) draw ``n_rows`` rows each. Returns arrays over ``sigmas``:
+    ``tv`` (mean total variation ½Σ|p − p'| over rows) and ``tv_se`` (standard error over
+    the seeds), ``tv_median``, ``tv_q99``, and ``logit_err`` (mean over rows of the largest
+    |bf16(s) − s|).
+    """
+    sigmas = v.finite_array("sigmas", sigmas)
+    if sigmas.ndim != 1 or np.any(sigmas <= 0):
+        raise ValueError("sigmas must be a 1-D array of positive numbers")
+    n_keys, n_rows = v.positive_int("n_keys", n_keys), v.positive_int("n_rows", n_rows)
+    n_seeds = v.positive_int("n_seeds", n_seeds)
+    if n_seeds < 2:
+        raise ValueError("n_seeds must be at least 2 to estimate a standard error")
+    tv = np.empty((sigmas.size, n_seeds, n_rows))
+    err = np.empty_like(tv)
+    for r in range(n_seeds):
+        z = np.random.default_rng([int(seed), r]).standard_normal((n_rows, n_keys))
+        for i, sigma in enumerate(sigmas):
+            s32 = (sigma * z).astype(np.float32)
+            s16 = round_to_bfloat16(s32)
+            p, p16 = softmax(s32.astype(np.float64)), softmax(s16.astype(np.float64))
+            tv[i, r] = 0.5 * np.abs(p - p16).sum(axis=1)
+            err[i, r] = np.abs(s16.astype(np.float64) - s32).max(axis=1)
+    flat = tv.reshape(sigmas.size, -1)
+    return {
+        "sigma": sigmas,
+        "tv": flat.mean(axis=1),
+        "tv_se": tv.mean(axis=2).std(axis=1, ddof=1) / np.sqrt(n_seeds),
+        "tv_median": np.median(flat, axis=1),
+        "tv_q99": np.quantile(flat, 0.99, axis=1),
+        "logit_err": err.reshape(sigmas.size, -1).mean(axis=1),
+    }
+
+
+def bf16_table(result: dict, n_keys: int, n_rows: int, n_seeds: int):
+    """:func:`bf16_softmax_shift`'s result as a glueable table."""
+    if not isinstance(result, dict) or not {"sigma", "tv", "tv_se"} <= set(result):
+        raise TypeError("result must be the dict bf16_softmax_shift returns")
+    rows = [
+        [
+            sigma,
+            result["logit_err"][i],
+            (result["tv"][i], result["tv_se"][i]),
+            result["tv_median"][i],
+            result["tv_q99"][i],
+        ]
+        for i, sigma in enumerate(result["sigma"])
+    ]
+    return _table(
+        ["logit sd σ", "largest |logit error|", "mean TV ± s.e.", "median TV", "99th pct TV"],
+        rows,
+        caption=f"Softmax over {n_keys:,} keys, float32 logits against the same logits rounded "
+        f"to bfloat16: total variation (TV) ½Σ|p − p′|; {n_seeds} seeds × {n_rows} rows, "
+        "standard error over the seeds.",
+        fmt=["g", ".3f", ".2e", ".1e", ".3f"],
+    )
+
+
 # -- masking -----------------------------------------------------------------------
 def masked_softmax(scores, mask, axis: int = -1):
     """Softmax over the allowed entries (``mask`` True) with fully masked rows set to 0.
@@ -305,6 +385,39 @@ def online_softmax(x, block_size: int) -> np.ndarray:
     """softmax(x) for 1-D ``x`` from the online statistics: ``exp(x - m) / l``."""
     t = online_softmax_trace(x, block_size)
     return np.exp(np.asarray(x, dtype=float) - t.m[-1]) / t.l[-1]
+
+
+#: log₂ e: FlashAttention folds it into the softmax scale and calls exp2.
+LOG2E = 1.0 / np.log(2.0)
+
+
+def online_lse_exp2(x, block_size: int, scale: float = 1.0) -> tuple[float, np.ndarray]:
+    """One row's online softmax in FlashAttention's form: (lse, p recomputed from lse).
+
+    ``x`` holds raw scores q·k_j (``-inf`` for masked keys); the running maximum m is taken
+    over the raw scores and the scale is folded into the base-2 exponent:
+    e^{scale(x − m)} = 2^{(scale·log₂e)·x − (scale·log₂e)·m}. After the last block the row
+    keeps one number, lse = scale·m + log ℓ = log Σ e^{scale·x_j}; the backward pass
+    recomputes p_j = 2^{(scale·log₂e)·x_j − lse·log₂e} from it instead of storing p. A row
+    with every key masked (m = −inf) uses 0 in place of m, so ℓ = 0, lse = +inf and p = 0
+    instead of NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or x.size == 0 or np.any(np.isnan(x)) or np.any(x == np.inf):
+        raise ValueError("x must be a non-empty 1-D array of finite scores or -inf")
+    b = _block_size(block_size, x.size)
+    scale = v.finite_float("scale", scale, positive=True)
+    scale_log2 = scale * LOG2E
+    m, ell = -np.inf, 0.0
+    for start in range(0, x.size, b):
+        block = x[start : start + b]
+        m_new = max(m, float(block.max()))
+        m_used = 0.0 if m_new == -np.inf else m_new  # the kernel's guard against -inf - -inf
+        rescale = 0.0 if m == -np.inf else np.exp2((m - m_used) * scale_log2)
+        ell = ell * rescale + float(np.exp2(block * scale_log2 - m_used * scale_log2).sum())
+        m = m_new
+    lse = np.inf if ell == 0.0 else scale * m + np.log(ell)
+    return float(lse), np.exp2(x * scale_log2 - lse * LOG2E)
 
 
 def online_attention(q, k, v_, block_size: int, scale=None) -> np.ndarray:
