@@ -146,6 +146,11 @@ def test_text_escapes_fractions_roots_and_symbols():
     assert len(norms) == 2 and all(n.get("stretchy") == "false" for n in norms)
 
 
+def test_font_commands_without_braces_take_one_letter():
+    assert "\u211d" in tex_to_mathml(r"Q\in\mathbb R^{n\times d_k}")  # double-struck R
+    assert tex_to_mathml(r"\mathbb R") == tex_to_mathml(r"\mathbb{R}")
+
+
 def test_xrightarrow_carries_its_label_over_a_stretchy_arrow():
     root = ET.fromstring(tex_to_mathml(r"a \xrightarrow{\text{reshape}} b", True))
     over = root.find(".//mover")

@@ -78,6 +78,8 @@ def _split_rows(body: str) -> list[str]:
 def prepare(tex: str, display: bool) -> str:
     """TeX rewritten into forms the converter turns into MathML Core."""
     tex = tex.strip()
+    # \mathbb R (no braces) is TeX for \mathbb{R}; the converter drops the font otherwise
+    tex = re.sub(r"\\(mathbb|mathcal|mathrm|mathbf|mathit)\s*([A-Za-z0-9])", r"\\\1{\2}", tex)
     tex = re.sub(r"\\(begin|end)\{aligned\}", r"\\\1{split}", tex)
 
     def gathered(m: re.Match) -> str:  # centred rows in display style; see _fix_tables
