@@ -206,7 +206,9 @@ def _visit_math(self, node) -> None:
 
 
 def _visit_displaymath(self, node) -> None:
-    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight"))
+    # focusable: a formula wider than the column scrolls, and keyboard users must reach it
+    # (axe's scrollable-region-focusable; MathJax made every formula focusable too)
+    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight", tabindex="0"))
     if node.get("number"):
         number = get_node_equation_number(self, node)
         self.body.append(f'<span class="eqno">({number})')
