@@ -19,10 +19,22 @@ How each number is measured:
 * ``largest_page_mb``: the biggest HTML file of the built site.
 * ``lab_slider_worst_control_p50_ms`` / ``..._p95_ms``: the worst single control (the
   budget holds for every control, not only overall).
+* ``page_*`` (issue 20, the reader's first page on a slow link; the method of
+  ``firstpage.py``): three chapter pages, each cold in headless Chromium with the network
+  emulated at 1.6 Mbps down / 150 ms round trip, the site served with gzip as GitHub Pages
+  serves it. Bytes over the wire and decoded (slider frames below the first screen left
+  out), time from navigation start to the first screen painted with its formulas typeset,
+  time until every formula of the page is typeset (a ``.math`` element holding MathML, or
+  MathJax/KaTeX output), cumulative layout shift; the medians beside the numbers before
+  issue 20, and a screenshot of the first page 2.5 s after navigation
+  (``_build/bench/first-screen-2.5s.png``). ``scripts/bench.py --pages`` runs only this
+  part, on the existing ``_build/html``.
 
 Budgets (2-core machine, issue 12): cold build <= 45 s, rebuild with no change <= 8 s,
 live slider p50 <= 50 ms and p95 <= 120 ms, Run All <= 5 s for every notebook,
-largest page <= 1.5 MB.
+largest page <= 1.5 MB. Issue 20 (cold chapter page at 1.6 Mbps / 150 ms): <= 500 KB over
+the wire and <= 1.5 MB decoded, first screen with its math <= 2.5 s (median over pages),
+every formula <= 4 s, cumulative layout shift <= 0.1.
 """
 
 from __future__ import annotations
@@ -131,7 +143,230 @@ def run_notebook(path: Path) -> tuple[float, dict]:
     return elapsed, latency
 
 
+# ---------------------------------------------------------------------------------------------
+# The reader's first page on a slow link (issue 20), after /work/shared/tools/firstpage.py:
+# the built site served with gzip (as GitHub Pages serves it), each chapter opened cold in
+# headless Chromium with the network emulated at 1.6 Mbps down / 150 ms round trip.
+
+PAGES = ["book/in-brief.html", "book/variance-proof.html", "book/softmax-sharpness.html"]
+LINK = {"latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
+#: The same pages on main before issue 20 (firstpage.py: transfer KB, math done s, CLS).
+PAGE_BASELINE = {
+    "book/in-brief.html": (1501, 7.96, 0.214),
+    "book/variance-proof.html": (1553, 8.55, 0.294),
+    "book/softmax-sharpness.html": (1724, 8.94, 0.22),
+}
+PAGE_BUDGETS = {
+    "page_first_screen_p50_s": 2.5,
+    "page_all_math_p50_s": 4,
+    "page_transfer_max_kb": 500,
+    "page_uncompressed_max_mb": 1.5,
+    "page_cls_max": 0.1,
+}
+PAGE_HOW = {
+    "page_first_screen_p50_s": "navigation start -> first paint done and every formula in the "
+    "first screen (1280x900) typeset; median over the pages",
+    "page_all_math_p50_s": "navigation start -> every .math element of the page typeset "
+    "(firstpage.py's test: it holds mjx-container, .katex, svg or <math>); median",
+    "page_transfer_max_kb": "bytes over the wire (gzip) until load + 1 s, largest page",
+    "page_uncompressed_max_mb": "the same responses decoded, without slider frames below the "
+    "first screen, largest page",
+    "page_cls_max": "cumulative layout shift until load + 1 s, largest page",
+}
+#: Runs in the page from its first byte: one check per animation frame, times relative to
+#: navigation start (the same "typeset" test and layout-shift sum as firstpage.py).
+PAGE_PROBE = """
+window.__cls = 0;
+new PerformanceObserver(l => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; })
+  .observe({type: 'layout-shift', buffered: true});
+window.__t = {};
+(function tick() {
+  const fcp = performance.getEntriesByName('first-contentful-paint').length > 0;
+  const mj = window.MathJax;
+  const busy = mj && mj.startup && mj.startup.document && mj.startup.document.state && mj.startup.document.state() < 200;
+  const all = [...document.querySelectorAll('.math')];
+  const raw = all.filter(e => !e.querySelector('mjx-container, .katex, svg, math'));
+  const onScreen = raw.filter(e => { const r = e.getBoundingClientRect();
+    return r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth; });
+  const parsed = document.readyState !== 'loading';
+  const now = performance.now() / 1000;
+  if (fcp && !busy && onScreen.length === 0 && document.querySelector('article h1') && !window.__t.first) window.__t.first = now;
+  if (parsed && !busy && raw.length === 0 && !window.__t.all) window.__t.all = now;
+  if (!(window.__t.first && window.__t.all)) requestAnimationFrame(tick);
+})();
+"""
+
+
+def gzip_server(root: Path):
+    """``root`` served on localhost, text compressed with gzip as GitHub Pages does."""
+    import gzip
+    import http.server
+    import io
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *a):
+            pass
+
+        def send_head(self):
+            path = self.translate_path(self.path.split("?")[0])
+            if os.path.isdir(path):
+                path = os.path.join(path, "index.html")
+            if not os.path.isfile(path):
+                return super().send_head()
+            ctype = self.guess_type(path)
+            data = Path(path).read_bytes()
+            textual = any(t in ctype for t in ("text", "javascript", "json", "svg", "xml", "css"))
+            enc = textual and "gzip" in self.headers.get("Accept-Encoding", "")
+            if enc:
+                data = gzip.compress(data, 6)
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            if enc:
+                self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            return io.BytesIO(data)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def _open_cold(browser, url: str):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, **LINK})
+    return ctx, page, cdp
+
+
+def page_speed(html: Path = BUILD / "html", pages=PAGES, screenshot: Path | None = None) -> dict:
+    """Each page of ``pages`` cold at 1.6 Mbps / 150 ms: bytes, first screen, all math, CLS.
+    With ``screenshot``, also a PNG of the first page's screen 2.5 s after navigation."""
+    import statistics
+
+    from playwright.sync_api import sync_playwright
+
+    srv = gzip_server(html)
+    base = f"http://127.0.0.1:{srv.server_address[1]}/"
+    rows = []
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        for path in pages:
+            ctx, page, cdp = _open_cold(browser, base + path)
+            got: dict = {}
+
+            def entry(e, got=got) -> dict:
+                return got.setdefault(e["requestId"], {"url": "", "raw": 0, "wire": 0})
+
+            def on_response(e, entry=entry):
+                entry(e)["url"] = e["response"]["url"]
+
+            def on_data(e, entry=entry):
+                entry(e)["raw"] += e["dataLength"]
+
+            def on_finished(e, entry=entry):
+                entry(e)["wire"] = e.get("encodedDataLength", 0)
+
+            cdp.on("Network.responseReceived", on_response)
+            cdp.on("Network.dataReceived", on_data)
+            cdp.on("Network.loadingFinished", on_finished)
+            page.add_init_script(PAGE_PROBE)
+            page.goto(base + path, wait_until="load", timeout=120_000)
+            page.wait_for_function("() => window.__t.first && window.__t.all", timeout=60_000)
+            page.wait_for_timeout(1000)
+            t = page.evaluate("window.__t")
+            cls = page.evaluate("window.__cls")
+            load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventStart")
+            below = set(
+                page.evaluate(
+                    """() => [...document.querySelectorAll('figure.ws-slider img')]
+                    .filter(i => i.getBoundingClientRect().top + scrollY > innerHeight)
+                    .map(i => i.currentSrc)"""
+                )
+            )
+            wire = sum(r["wire"] for r in got.values())
+            raw = sum(r["raw"] for r in got.values() if r["url"] not in below)
+            rows.append(
+                {
+                    "page": path,
+                    "transfer_kb": round(wire / 1024),
+                    "uncompressed_mb": round(raw / 1e6, 3),
+                    "first_screen_s": round(t["first"], 2),
+                    "all_math_s": round(t["all"], 2),
+                    "load_s": round(load / 1000, 2),
+                    "cls": round(cls, 3),
+                }
+            )
+            ctx.close()
+        if screenshot is not None:
+            ctx, page, _ = _open_cold(browser, base + pages[0])
+            page.goto(base + pages[0], wait_until="commit")
+            start = page.evaluate("performance.timeOrigin")
+            now = page.evaluate("Date.now()")
+            page.wait_for_timeout(max(0, 2500 - (now - start)))
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), animations="allow", timeout=10_000)
+            ctx.close()
+        browser.close()
+    srv.shutdown()
+    med = statistics.median
+    return {
+        "page_rows": rows,
+        "page_first_screen_p50_s": med(r["first_screen_s"] for r in rows),
+        "page_all_math_p50_s": med(r["all_math_s"] for r in rows),
+        "page_all_math_max_s": max(r["all_math_s"] for r in rows),
+        "page_transfer_max_kb": max(r["transfer_kb"] for r in rows),
+        "page_uncompressed_max_mb": max(r["uncompressed_mb"] for r in rows),
+        "page_cls_max": max(r["cls"] for r in rows),
+    }
+
+
+def page_report(report: dict) -> list[str]:
+    """Markdown lines: budgets, then each page beside its number before issue 20."""
+    lines = ["| page measure | value | budget | status | how |", "|---|---|---|---|---|"]
+    for key, budget in PAGE_BUDGETS.items():
+        ok = "ok" if report[key] <= budget else "MISSED"
+        lines.append(f"| {key} | {report[key]:.2f} | {budget} | {ok} | {PAGE_HOW[key]} |")
+    lines += [
+        "",
+        "| page (cold, 1.6 Mbps / 150 ms, gzip) | transfer KB (before) | uncompressed MB "
+        "| first screen s | all math s (before) | CLS (before) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report["page_rows"]:
+        kb, math, cls = PAGE_BASELINE.get(r["page"], ("?", "?", "?"))
+        lines.append(
+            f"| {r['page']} | {r['transfer_kb']} ({kb}) | {r['uncompressed_mb']:.2f} "
+            f"| {r['first_screen_s']:.2f} | {r['all_math_s']:.2f} ({math}) | {r['cls']:.3f} ({cls}) |"
+        )
+    return lines
+
+
+def pages_only() -> int:
+    """``scripts/bench.py --pages``: only the page-speed part, on the existing _build/html."""
+    out = BUILD / "bench"
+    shot = out / "first-screen-2.5s.png"
+    report = page_speed(screenshot=shot)
+    report["page_budgets_met"] = all(report[k] <= b for k, b in PAGE_BUDGETS.items())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pages.json").write_text(json.dumps(report, indent=2))
+    text = "\n".join(page_report(report)) + "\n"
+    (out / "pages.md").write_text(text)
+    print(text)
+    print(f"Screenshot of {PAGES[0]} 2.5 s after navigation: {shot}")
+    return 0
+
+
 def main() -> int:
+    if "--pages" in sys.argv[1:]:
+        return pages_only()
     report: dict = {}
     shutil.rmtree(BUILD, ignore_errors=True)
     # the same two steps as `make book`: execute notebooks in parallel, then build
@@ -161,6 +396,7 @@ def main() -> int:
     report["largest_page"] = biggest
     report["largest_page_mb"] = pages[biggest] / 1e6
     report["site_mb"] = sum(p.stat().st_size for p in html.rglob("*") if p.is_file()) / 1e6
+    report.update(page_speed(html, screenshot=BUILD / "bench" / "first-screen-2.5s.png"))
 
     out = BUILD / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -168,13 +404,14 @@ def main() -> int:
     for key, budget in BUDGETS.items():
         ok = "ok" if report[key] <= budget else "MISSED"
         lines.append(f"| {key} | {report[key]:.2f} | {budget} | {ok} | {HOW[key]} |")
-    report["budgets_met"] = all(report[k] <= b for k, b in BUDGETS.items())
+    report["budgets_met"] = all(report[k] <= b for k, b in {**BUDGETS, **PAGE_BUDGETS}.items())
     (out / "report.json").write_text(json.dumps(report, indent=2))
     lines.append(
         f"| rebuild_one_chapter_touched_s | {report['rebuild_one_chapter_touched_s']:.2f} | | | |"
     )
     lines.append(f"| largest page | {biggest} | | | |")
     lines.append(f"| site_mb | {report['site_mb']:.1f} | | | |")
+    lines += ["", *page_report(report)]
     lines += ["", "| notebook | execution s |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["notebook_s"].items()]
     lines += ["", "| notebook | Run All in JupyterLab, s |", "|---|---|"]

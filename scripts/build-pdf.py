@@ -1,12 +1,14 @@
-"""Print the PDF edition: Jupyter Book's single-page HTML, typeset by MathJax, printed by Chromium.
+"""Print the PDF edition: Jupyter Book's single-page HTML, printed by Chromium.
 
 `make pdf` runs ``jupyter-book build . --builder singlehtml`` first, then this script:
 
 1. serves ``_build/singlehtml`` on localhost and opens it in headless Chromium (the one the
    site tests use: ``$CHROMIUM``, default ``/usr/bin/chromium``);
 2. leaves out the companion notebooks (their code and outputs are the web edition's; the
-   chapters already paste every number and figure) and waits until MathJax has typeset
-   every formula;
+   chapters already paste every number and figure) and checks that every formula is MathML
+   (the book's math renderer, whysqrt.mathml, writes it at build time: Chromium draws it
+   with a local math font, no typesetting script to wait for) and that the math font is
+   installed;
 3. prints with the print style sheet of ``whysqrt/static/whysqrt.css`` (static sliders show
    their first frame and a note, figures and code blocks are kept whole, each chapter starts
    a page) and a PDF outline built from the headings (one bookmark per chapter);
@@ -63,14 +65,34 @@ def printable(html: str) -> tuple[str, int]:
 #: Plain text (math left out) of each figure caption, for the figure-page test.
 CAPTIONS = """() => [...document.querySelectorAll('article figure figcaption')].map(c => {
   const x = c.cloneNode(true);
-  x.querySelectorAll('mjx-container, .math, .ws-look').forEach(e => e.remove());
+  x.querySelectorAll('math, .math, .ws-look').forEach(e => e.remove());
   return x.innerText.trim();
 })"""
+
+#: Formulas of the page that are not MathML (would print as raw TeX).
+UNTYPESET = """() => [...document.querySelectorAll('.math')].filter(e => !e.querySelector('math'))
+  .map(e => e.textContent.slice(0, 80))"""
+#: OpenType math fonts, in the order of whysqrt.css's font stack; one must be installed for
+#: fractions, roots and stretchy brackets to print well (Debian: fonts-dejavu-extra).
+MATH_FONTS = ("STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre")
 
 FOOTER = (
     '<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
     '<span class="title"></span> · <span class="pageNumber"></span></div>'
 )
+
+
+def math_font() -> str | None:
+    """The first installed font of :data:`MATH_FONTS` (None when fontconfig has none)."""
+    import subprocess
+
+    try:
+        names = subprocess.run(
+            ["fc-list", ":", "family"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return next((f for f in MATH_FONTS if f in names), None)
 
 
 def serve(folder: Path):
@@ -93,6 +115,13 @@ def main() -> int:
         sys.exit(f"{page_file} is missing: run `jupyter-book build . --builder singlehtml` first")
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is missing: run scripts/ensure-chromium (or set CHROMIUM)")
+    font = math_font()
+    if font is None:
+        print(
+            f"warning: none of the math fonts {', '.join(MATH_FONTS)} is installed; formulas "
+            "will print with a fallback font (apt-get install fonts-dejavu-extra)",
+            file=sys.stderr,
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     # Sphinx writes the page to book/index.html but links its assets as if it sat at the
@@ -109,13 +138,10 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
         page.goto(url, wait_until="load", timeout=120_000)
         page.emulate_media(media="print")
-        page.wait_for_function("() => window.MathJax && MathJax.startup", timeout=60_000)
-        page.evaluate("() => MathJax.startup.promise")
-        page.wait_for_function(
-            "() => !document.querySelector('.math:not(:has(mjx-container))')", timeout=120_000
-        )
-        if page.locator("mjx-merror").count():
-            sys.exit("MathJax reported a TeX error in the single-page book")
+        page.evaluate("() => document.fonts.ready")
+        left = page.evaluate(UNTYPESET)
+        if left:
+            sys.exit(f"{len(left)} formulas of the single-page book are not MathML: {left[:3]}")
         captions = page.evaluate(CAPTIONS)
         t_math = time.perf_counter()
         page.pdf(
@@ -139,8 +165,8 @@ def main() -> int:
     print(
         f"Wrote {OUT / NAME} ({size:.1f} MB, {len(captions)} figures, "
         f"{dropped} companion notebooks left out) in {time.perf_counter() - start:.0f} s "
-        f"(prepare {t_prep - start:.0f} s, load and typeset {t_math - t_prep:.0f} s, "
-        f"print {t_pdf - t_math:.0f} s)"
+        f"(prepare {t_prep - start:.0f} s, load {t_math - t_prep:.0f} s, "
+        f"print {t_pdf - t_math:.0f} s; math font: {font or 'fallback'})"
     )
     return 0
 

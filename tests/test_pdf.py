@@ -31,7 +31,7 @@ def chapters() -> list[Path]:
 
 
 def title_words(md: Path) -> list[str]:
-    """The chapter title's plain-text pieces (math left out: MathJax draws it as glyphs)."""
+    """The chapter title's plain-text pieces (math left out: it prints as MathML glyphs)."""
     title = next(line[2:] for line in md.read_text().splitlines() if line.startswith("# "))
     return [norm(p) for p in re.split(r"\$[^$]*\$", title) if len(norm(p)) >= 3]
 

@@ -139,18 +139,68 @@ def test_page_loads_offline_without_errors(visit, path):
 @pytest.mark.parametrize("slug", CHAPTERS)
 @pytest.mark.parametrize("kind", ["book", "notebooks"])
 def test_math_is_typeset(visit, slug, kind):
+    """Math arrives as MathML made at build time (whysqrt.mathml): every formula is a
+    <math> element the browser draws, with no TeX left as text and no typesetting script."""
     v = visit(f"{kind}/{slug}.html")
-    v.page.wait_for_selector("mjx-container", timeout=20_000)
-    v.page.wait_for_function(
-        "() => !document.querySelector('.math:not(:has(mjx-container))')", timeout=20_000
+    assert v.page.locator("article math").count() >= 5
+    untypeset = v.page.evaluate(
+        "() => [...document.querySelectorAll('.math')].filter(e => !e.querySelector('math'))"
+        ".map(e => e.textContent.slice(0, 60))"
     )
-    assert v.page.locator("mjx-container").count() >= 5
-    assert v.page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    assert untypeset == [], f"formulas left as TeX: {untypeset[:3]}"
     text = v.page.evaluate("""() => {
         const a = document.querySelector('article').cloneNode(true);
-        a.querySelectorAll('pre, code, script, mjx-container').forEach(e => e.remove());
+        a.querySelectorAll('pre, code, script, math').forEach(e => e.remove());
         return a.innerText; }""")
-    assert "\\frac" not in text and "\\operatorname" not in text, "raw TeX left on the page"
+    for tex in ("\\frac", "\\operatorname", "\\sqrt", "\\(", "\\[", "$$"):
+        assert tex not in text, f"raw TeX {tex!r} left on the page"
+    # drawn as math: a fraction is taller than a line of text, and the math font is a math font
+    frac = v.page.locator("article mfrac").first
+    if frac.count():
+        box = frac.bounding_box()
+        assert box and box["height"] > 18, box
+    family = v.page.evaluate("getComputedStyle(document.querySelector('article math')).fontFamily")
+    assert "Math" in family
+    assert v.page.evaluate("!window.MathJax"), "a typesetting script is still loaded"
+
+
+def _requests(browser, server, path):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    urls = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(f"{server}/{path}", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return ctx, page, urls
+
+
+@pytest.mark.parametrize("path", ["book/in-brief.html", "book/softmax-sharpness.html"])
+def test_chapter_page_loads_no_icon_script_font_search_index_or_mathjax(browser, server, path):
+    ctx, page, urls = _requests(browser, server, path)
+    try:
+        for heavy in ("fontawesome.js", ".woff", ".ttf", "searchindex.js", "mathjax", "tex-"):
+            assert not [u for u in urls if heavy in u.lower()], f"{path} loads {heavy}"
+        # the theme's icons are still drawn: a CSS mask on the ::before of each <i> icon
+        icons = page.evaluate("""() => [...document.querySelectorAll(
+              '.bd-header-article i.fa-solid, .bd-header-article i.fab, button i.fa-solid')]
+            .filter(i => i.offsetParent !== null).map(i => {
+              const s = getComputedStyle(i, '::before');
+              return [i.className, s.maskImage || s.webkitMaskImage, parseFloat(s.width)]; })""")
+        assert len(icons) >= 3, icons
+        for name, mask, width in icons:
+            assert mask.startswith("url(") and width > 5, (name, mask, width)
+    finally:
+        ctx.close()
+
+
+def test_search_still_finds_pages(browser, server):
+    ctx, page, urls = _requests(browser, server, "search.html?q=variance")
+    try:
+        assert any("searchindex.js" in u for u in urls)
+        page.wait_for_selector("#search-results li", timeout=20_000)
+        assert page.locator("#search-results li").count() >= 3
+    finally:
+        ctx.close()
 
 
 def _sliders(v):

@@ -1,5 +1,7 @@
 """The book's Sphinx extension: short references to the companion notebook's glued values."""
 
+import re
+
 import pytest
 
 from whysqrt.sphinx_ext import companion_ref
@@ -84,3 +86,84 @@ def test_one_version_in_package_pyproject_and_citation():
     cff = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
     assert whysqrt.__version__ == pyproject == str(cff["version"])
     assert cff["cff-version"] == "1.2.0" and cff["authors"] and cff["title"]
+
+
+# Issue 20: a light page. Icons without fontawesome.js, deferred scripts, math nodes for the
+# SymPy HTML of ws.math.
+from whysqrt.sphinx_ext import (  # noqa: E402
+    ICONS,
+    defer_scripts,
+    fontawesome_icons,
+    icon_css,
+    pseudo_icon_css,
+    raw_math_to_nodes,
+)
+
+
+@pytest.fixture(scope="module")
+def theme_icons():
+    from pathlib import Path
+
+    import pydata_sphinx_theme
+
+    static = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/static"
+    script = (static / "scripts/fontawesome.js").read_text(encoding="utf-8")
+    css = (static / "styles/pydata-sphinx-theme.css").read_text(encoding="utf-8")
+    return fontawesome_icons(script), css
+
+
+def test_every_icon_the_theme_uses_is_drawn_by_css(theme_icons):
+    icons, _ = theme_icons
+    css = icon_css(icons)
+    for pack, names in ICONS.items():
+        for name in names:
+            rule = rf"\.{pack}\.fa-{name}::before[^{{]*\{{--ws-icon:url\("
+            assert re.search(rule, css), (pack, name)
+    assert "Font Awesome" in css.split("*/")[0]  # the licence's attribution
+    assert "@font-face" not in css and ".woff" not in css
+
+
+def test_the_theme_pseudo_element_icons_are_masks_too(theme_icons):
+    icons, theme_css = theme_icons
+    css = pseudo_icon_css(theme_css, icons)
+    for sel in (".admonition.note>.admonition-title:after", "a.reference.download:before"):
+        rule = next(line for line in css.splitlines() if line.startswith(sel))
+        assert "content:''!important" in rule and "--ws-icon:url(" in rule
+
+
+def test_icon_data_is_refused_when_it_is_not_fontawesome():
+    with pytest.raises(ValueError, match="^script"):
+        fontawesome_icons("var p={a:1}")
+
+
+def test_synchronous_scripts_are_deferred_but_documentation_options_is_not():
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = [
+        _JavaScript("_static/documentation_options.js"),
+        _JavaScript("_static/doctools.js"),
+        _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}),
+        _JavaScript(None, body="let x = 1;"),
+    ]
+    out = defer_scripts(scripts)
+    assert "defer" not in out[0].attributes
+    assert out[1].attributes.get("defer") == "defer"
+    assert "defer" not in out[2].attributes and out[2].attributes["async"] == "async"
+    assert out[3] is scripts[3]  # inline scripts run where they are
+    assert "defer" not in scripts[1].attributes  # the builder's shared list is not changed
+
+
+def test_sympy_html_of_ws_math_becomes_a_math_node():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    import whysqrt as ws
+
+    html_out = ws.interactive.math("x < y", r"\frac{a}{b}")._repr_mimebundle_()["text/html"]
+    doc = new_document("test")
+    doc += nodes.raw("", html_out, format="html")
+    doc += nodes.raw("", "<p>not math</p>", format="html")
+    assert raw_math_to_nodes(doc) == 1
+    (block,) = list(doc.findall(nodes.math_block))
+    assert block.astext() == r"x < y,\qquad \frac{a}{b}"  # HTML entities decoded
+    assert len(list(doc.findall(nodes.raw))) == 1

@@ -2,10 +2,19 @@
 
 Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
 
-* serves MathJax 3 from the site: the files come from the ``django-static-mathjax``
-  wheel (a plain copy of MathJax's ``es5`` build; Django itself is not needed) and
-  are copied to ``_static/mathjax/``, and ``mathjax_path`` points there, so no page
-  loads MathJax from a CDN;
+* renders math to MathML at build time (``whysqrt.mathml``; ``html_math_renderer:
+  mathml`` in ``_config.yml``), so no page loads a typesetting script: browsers draw
+  MathML natively, with the locally installed math fonts that ``whysqrt.css`` names. The
+  SymPy outputs that notebooks display as MathJax-ready HTML (``ws.math``) become math
+  nodes too, so they are converted the same way;
+* keeps the theme's look on a light page (``templates/layout.html``): no
+  ``fontawesome.js`` (1.5 MB; its icons are drawn by ``_static/whysqrt-icons.css``,
+  written here from the theme's own icon data as CSS masks, so neither the script nor the
+  icon web fonts load), and Sphinx's search scripts and index only on the search page
+  (the header's search button submits to it), and the theme's ``<link rel="preload">`` of
+  its two deferred scripts left out, so they no longer compete with the style sheets;
+* defers the pages' synchronous scripts (copy button, toggle buttons, tabs...): the
+  parser reaches the text without waiting for them;
 * adds the static-slider script and style sheet from ``whysqrt/static``;
 * drops repeated ``<script>`` entries from each page. sphinx-thebe 0.3.1 registers
   its inline ``const THEBE_JS_URL = ...`` once per read phase, and under Jupyter
@@ -32,35 +41,46 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 import os
-import shutil
+import re
 from pathlib import Path
 
+from docutils import nodes
 from myst_nb.ext.glue.directives import PasteAnyDirective
 from myst_nb.ext.glue.roles import PasteTextRole
 from sphinx.application import Sphinx
+from sphinx.locale import _ as _translate
+from sphinx.util import logging
+from sphinx.util.math import get_node_equation_number
 
 from . import __version__
+from .mathml import tex_to_mathml
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 #: The PDF edition's file name, at the root of the built site (written by scripts/build-pdf.py).
 PDF_NAME = "why-sqrt-dk.pdf"
 #: Environment variables that override ``repository:`` in _config.yml (set by CI for forks).
 REPO_URL_ENV, REPO_BRANCH_ENV = "WHYSQRT_REPOSITORY_URL", "WHYSQRT_REPOSITORY_BRANCH"
-MATHJAX_ENTRY = "tex-mml-chtml.js"
-#: The parts of MathJax's es5 build that tex-mml-chtml.js loads (on demand).
-MATHJAX_PARTS = (MATHJAX_ENTRY, "input", "output", "a11y", "ui", "adaptors", "sre")
-
-
-def mathjax_source() -> Path:
-    """Folder of the packaged MathJax es5 build."""
-    import mathjax  # the django-static-mathjax distribution
-
-    root = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    if not (root / MATHJAX_ENTRY).exists():
-        raise RuntimeError(f"MathJax not found at {root}; is django-static-mathjax installed?")
-    return root
+TEMPLATES = Path(__file__).parent / "templates"
+#: The name of the book's math renderer (``html_math_renderer`` in _config.yml).
+MATH_RENDERER = "mathml"
+#: The HTML that ``whysqrt.interactive.Math`` displays (SymPy output for MathJax).
+RAW_MATH = re.compile(r'^\s*<div class="math notranslate nohighlight">\\\[(.*)\\\]</div>\s*$', re.S)
+#: Icons the theme and its header buttons use (Font Awesome 6 names; aliases are resolved).
+ICONS = {
+    "fa-solid": (
+        "bars list outdent rocket play lightbulb download file file-pdf expand "
+        "magnifying-glass sun moon circle-half-stroke arrow-up angle-left angle-right "
+        "pencil pencil-alt code file-lines house home xmark spinner chevron-down chevron-right "
+        "angle-down"
+    ).split(),
+    "fa-brands": "github gitlab bitbucket".split(),
+}
+ICON_CLASSES = {"fa-solid": ("fa-solid", "fas"), "fa-brands": ("fa-brands", "fab")}
 
 
 def repository_override(theme_options: dict, environ=os.environ) -> dict:
@@ -110,19 +130,12 @@ def build_date(environ=os.environ) -> str:
 
 
 def _config_inited(app: Sphinx, config) -> None:
-    config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"
+    config.templates_path = [*config.templates_path, str(TEMPLATES)]
     config.html_static_path = [*config.html_static_path, str(STATIC)]
     config.html_theme_options = repository_override(config.html_theme_options)
     thebe = getattr(config, "thebe_config", None)
     if isinstance(thebe, dict) and "repository_url" in thebe:
         thebe["repository_url"] = config.html_theme_options["repository_url"]
-
-
-def _builder_inited(app: Sphinx) -> None:
-    # Sphinx adds MathJax only to pages with math of their own; the single-page book's root
-    # document has none, but the chapters inlined into it do.
-    if app.builder.name == "singlehtml":
-        app.set_html_assets_policy("always")
 
 
 def _insert_after_title(body: str, snippet: str) -> str:
@@ -173,18 +186,158 @@ def _footer(app: Sphinx, pagename, templatename, context, doctree) -> None:
     context["theme_extra_footer"] = (context.get("theme_extra_footer") or "") + stamp
 
 
-def _copy_mathjax(app: Sphinx, exception) -> None:
+@functools.cache
+def _mathml(tex: str, display: bool) -> str:
+    return tex_to_mathml(tex, display)
+
+
+def _math_or_warning(self, node, display: bool) -> str:
+    try:
+        return _mathml(node.astext(), display)
+    except ValueError as exc:
+        logger.warning(str(exc), location=node)
+        return f"<code>{html.escape(node.astext())}</code>"
+
+
+def _visit_math(self, node) -> None:
+    self.body.append(self.starttag(node, "span", "", CLASS="math notranslate nohighlight"))
+    self.body.append(_math_or_warning(self, node, False) + "</span>")
+    raise nodes.SkipNode
+
+
+def _visit_displaymath(self, node) -> None:
+    # focusable: a formula wider than the column scrolls, and keyboard users must reach it
+    # (axe's scrollable-region-focusable; MathJax made every formula focusable too)
+    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight", tabindex="0"))
+    if node.get("number"):
+        number = get_node_equation_number(self, node)
+        self.body.append(f'<span class="eqno">({number})')
+        self.add_permalink_ref(node, _translate("Link to this equation"))
+        self.body.append("</span>")
+    self.body.append(_math_or_warning(self, node, True) + "</div>\n")
+    raise nodes.SkipNode
+
+
+def raw_math_to_nodes(doctree) -> int:
+    """Replace the MathJax-ready HTML of ``ws.math`` outputs by math nodes (converted like
+    the rest of the book's math). Returns how many were replaced."""
+    count = 0
+    for raw in list(doctree.findall(nodes.raw)):
+        m = RAW_MATH.match(raw.astext()) if "html" in raw.get("format", "").split() else None
+        if m:
+            tex = html.unescape(m[1])
+            raw.replace_self(nodes.math_block(tex, tex, nowrap=False, number=None))
+            count += 1
+    return count
+
+
+def _doctree_resolved(app: Sphinx, doctree, docname) -> None:
+    if app.builder.format == "html":
+        raw_math_to_nodes(doctree)
+
+
+def fontawesome_icons(script: str) -> dict[str, dict[str, tuple[int, int, str]]]:
+    """``{"fa-solid": {name: (width, height, svg path)}, "fa-brands": {...}}`` read from the
+    theme's ``fontawesome.js`` (icon packs are ``var p={name:[w,h,[aliases],code,path],...}``;
+    aliases are names too)."""
+    entry = re.compile(r'"?([\w-]+)"?:\[(\d+),(\d+),\[([^\]]*)\],"([0-9a-f]+)","([^"]+)"\]')
+    packs = []
+    for chunk in script.split("var p={")[1:]:
+        icons = {}
+        for m in entry.finditer(chunk):
+            name, w, h, aliases, code, path = m.groups()
+            for alias in [name, f"U+{code}", *re.findall(r'"([\w-]+)"', aliases)]:
+                icons.setdefault(alias, (int(w), int(h), path))
+        if icons:
+            packs.append(icons)
+    brands = next((p for p in packs if "github" in p and "rocket" not in p), None)
+    solid = max(packs, key=len, default=None)
+    if brands is None or solid is None or "rocket" not in solid:
+        raise ValueError("script does not look like Font Awesome 6's fontawesome.js")
+    return {"fa-solid": solid, "fa-brands": brands}
+
+
+def _svg_url(icon: tuple[int, int, str]) -> str:
+    from urllib.parse import quote
+
+    w, h, path = icon
+    svg = f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}'><path d='{path}'/></svg>"
+    return 'url("data:image/svg+xml,' + quote(svg, safe=" /:=',") + '")'
+
+
+def pseudo_icon_css(theme_css: str, icons: dict[str, dict[str, tuple[int, int, str]]]) -> str:
+    """Rules for the theme's own pseudo-element icons (admonition titles, external links,
+    the "on this page" arrow...): each rule of ``theme_css`` that sets a Font Awesome glyph
+    as ``content`` gets the same glyph as a mask instead."""
+    var = dict(re.findall(r"(--pst-icon-[\w-]+):([^;}]+)", theme_css))
+    out = []
+    for sel, body in re.findall(r"([^{}@]+)\{([^{}]*)\}", theme_css):
+        if not any(k in body for k in ("fa-font", "Font Awesome", "content:var(--pst-icon-")):
+            continue
+        m = re.search(r"content:([^;}]+)", body)
+        if not m or sel.strip().startswith((".fa", "/*")):
+            continue
+        value = m[1].strip()
+        for _ in range(4):  # var(--pst-icon-a) -> var(--pst-icon-b) -> "\f05a"
+            ref = re.fullmatch(r"var\((--pst-icon-[\w-]+)\)", value)
+            value = var.get(ref[1], "").strip() if ref else value
+        glyph = re.fullmatch(r'"\\([0-9a-f]{4})"|"(.)"', value)
+        if not glyph:
+            continue
+        code = glyph[1] or f"{ord(glyph[2]):x}"
+        icon = icons["fa-solid"].get(f"U+{code}") or icons["fa-brands"].get(f"U+{code}")
+        if icon:
+            out.append(
+                f"{sel.strip()}{{content:''!important;font:inherit!important;"
+                f"width:{icon[0] / icon[1]:.3f}em;height:1em;display:inline-block;"
+                f"background-color:currentColor;--ws-icon:{_svg_url(icon)};"
+                "-webkit-mask:var(--ws-icon) center/contain no-repeat;"
+                "mask:var(--ws-icon) center/contain no-repeat}"
+            )
+    return "\n".join(out) + "\n"
+
+
+def icon_css(icons: dict[str, dict[str, tuple[int, int, str]]]) -> str:
+    """CSS drawing each icon of :data:`ICONS` as a mask (an inline SVG) in the text colour,
+    in place of the Font Awesome font glyph, so the icon fonts are never downloaded."""
+
+    all_classes = [c for pair in ICON_CLASSES.values() for c in pair]
+    sel = ",".join(f".{c}" for c in all_classes)
+    lines = [
+        "/* The theme's Font Awesome icons (Font Awesome Free 6, CC BY 4.0, fontawesome.com),",
+        "   drawn as CSS masks: no fontawesome.js and no icon web font. Written by",
+        "   whysqrt.sphinx_ext from the theme's own icon data. */",
+        f"{sel}{{font-family:inherit!important;font-weight:inherit!important}}",
+        ",".join(f".{c}::before" for c in all_classes)
+        + "{content:''!important;display:inline-block;height:1em;width:1em;"
+        "vertical-align:-.125em;background-color:currentColor;"
+        "-webkit-mask:var(--ws-icon) center/contain no-repeat;"
+        "mask:var(--ws-icon) center/contain no-repeat}",
+    ]
+    for pack, names in ICONS.items():
+        for name in names:
+            if name not in icons[pack]:
+                continue
+            w, h, _path = icons[pack][name]
+            url = _svg_url(icons[pack][name])
+            scope = ",".join(f".{c}.fa-{name}::before" for c in ICON_CLASSES[pack])
+            lines.append(f"{scope}{{--ws-icon:{url};width:{w / h:.3f}em}}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_icon_css(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    src = mathjax_source()
-    dest = Path(app.outdir) / "_static" / "mathjax"
-    for part in MATHJAX_PARTS:
-        s, d = src / part, dest / part
-        if s.is_dir():
-            shutil.copytree(s, d, dirs_exist_ok=True)
-        else:
-            d.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(s, d)
+    import pydata_sphinx_theme
+    import sphinx_book_theme
+
+    pst = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/static"
+    sbt = Path(sphinx_book_theme.__file__).parent / "theme/sphinx_book_theme/static"
+    icons = fontawesome_icons((pst / "scripts/fontawesome.js").read_text(encoding="utf-8"))
+    css = icon_css(icons)
+    for sheet in (pst / "styles/pydata-sphinx-theme.css", sbt / "styles/sphinx-book-theme.css"):
+        css += pseudo_icon_css(sheet.read_text(encoding="utf-8"), icons)
+    (Path(app.outdir) / "_static" / "whysqrt-icons.css").write_text(css, encoding="utf-8")
 
 
 def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -203,6 +356,32 @@ def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> No
             seen.add(key)
             unique.append(js)
     scripts[:] = unique
+
+
+#: Scripts that inline scripts of the page use at once: they stay synchronous.
+SYNC_SCRIPTS = ("documentation_options.js",)
+
+
+def defer_scripts(scripts: list) -> list:
+    """``scripts`` (Sphinx's ``script_files``) with every synchronous file script deferred:
+    they no longer stop the parser before the text is shown (each runs its set-up on
+    DOMContentLoaded, which waits for deferred scripts; their order is kept)."""
+    from sphinx.builders.html._assets import _JavaScript
+
+    out = []
+    for js in scripts:
+        name = str(getattr(js, "filename", "") or "")
+        attrs = dict(getattr(js, "attributes", {}))
+        if name and not ({"async", "defer"} & attrs.keys()) and not name.endswith(SYNC_SCRIPTS):
+            js = _JavaScript(name, priority=js.priority, **{**attrs, "defer": "defer"})
+        out.append(js)
+    return out
+
+
+def _defer_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    # after _dedupe_scripts; the search page keeps Sphinx's own order of search scripts
+    if context.get("script_files") and pagename != "search":
+        context["script_files"][:] = defer_scripts(context["script_files"])
 
 
 def _fix_citation_roles(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -248,11 +427,12 @@ class CompanionPaste(PasteAnyDirective):
 
 
 def setup(app: Sphinx) -> dict:
-    mathjax_source()  # fail early, at configuration time, if MathJax is missing
+    app.add_html_math_renderer(MATH_RENDERER, (_visit_math, None), (_visit_displaymath, None))
     app.connect("config-inited", _config_inited)
-    app.connect("builder-inited", _builder_inited)
-    app.connect("build-finished", _copy_mathjax)
+    app.connect("doctree-resolved", _doctree_resolved)
+    app.connect("build-finished", _write_icon_css)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
+    app.connect("html-page-context", _defer_scripts, priority=1000)
     app.connect("html-page-context", _fix_citation_roles)
     app.connect("html-page-context", _launch_box)
     app.connect("html-page-context", _footer)
@@ -261,4 +441,5 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("paste", CompanionPaste)
     app.add_js_file("whysqrt-slider.js", defer="defer")
     app.add_css_file("whysqrt.css")
+    app.add_css_file("whysqrt-icons.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
