@@ -142,7 +142,8 @@ def test_math_is_typeset(visit, slug, kind):
     """Math arrives as MathML made at build time (whysqrt.mathml): every formula is a
     <math> element the browser draws, with no TeX left as text and no typesetting script."""
     v = visit(f"{kind}/{slug}.html")
-    assert v.page.locator("article math").count() >= 5
+    # a chapter is full of formulas; a companion notebook may hold only a few
+    assert v.page.locator("article math").count() >= (5 if kind == "book" else 1)
     untypeset = v.page.evaluate(
         "() => [...document.querySelectorAll('.math')].filter(e => !e.querySelector('math'))"
         ".map(e => e.textContent.slice(0, 60))"

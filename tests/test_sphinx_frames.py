@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+# One Chromium for the whole session: the site tests' (a second sync Playwright would clash).
+from test_site import browser  # noqa: E402,F401
 from whysqrt.interactive import interact
 from whysqrt.sphinx_frames import FOLDER, externalise, png_size
 
@@ -127,7 +129,7 @@ def _src_for(slider, **params) -> str:
 
 
 @pytest.mark.site
-def test_every_static_control_means_what_the_live_widget_means(browser, slider_site):
+def test_every_static_control_means_what_the_live_widget_means(browser, slider_site):  # noqa: F811
     url, sliders = slider_site
     page = browser.new_page(viewport={"width": 900, "height": 700})
     requested = []
@@ -165,15 +167,3 @@ def test_every_static_control_means_what_the_live_widget_means(browser, slider_s
             )
             assert img.get_attribute("alt") == slider.alt(**state)
     page.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from test_site import CHROMIUM
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()

@@ -301,7 +301,7 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     ax2.set_ylim(-1.25, 1.25)
     ax2.set_xlabel(f"PE[t, {2 * i}] = sin")
     ax2.set_ylabel(f"PE[t, {2 * i + 1}] = cos")
-    ax2.set_title(f"pair r = {i}: all turn by Δ·ω = {k * w:.2f} rad", fontsize=10)
+    ax2.set_title(f"pair r = {i}: turn Δ·ω = {k * w:.2f} rad", fontsize=10)
     return fig
 
 
