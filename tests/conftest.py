@@ -10,6 +10,7 @@ from hypothesis import settings
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,26 @@ def repo2docker_buildpack(repo: Path = ROOT):
 def binder_python() -> str:
     """The Python version ("3.11") that Binder builds this repository with."""
     return repo2docker_buildpack().python_version
+
+
+# One headless Chromium for every browser test of the session (two sync Playwrights clash).
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

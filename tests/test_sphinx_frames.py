@@ -20,8 +20,6 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-# One Chromium for the whole session: the site tests' (a second sync Playwright would clash).
-from test_site import browser  # noqa: E402,F401
 from whysqrt.interactive import interact
 from whysqrt.sphinx_frames import FOLDER, externalise, png_size
 
@@ -129,7 +127,7 @@ def _src_for(slider, **params) -> str:
 
 
 @pytest.mark.site
-def test_every_static_control_means_what_the_live_widget_means(browser, slider_site):  # noqa: F811
+def test_every_static_control_means_what_the_live_widget_means(browser, slider_site):
     url, sliders = slider_site
     page = browser.new_page(viewport={"width": 900, "height": 700})
     requested = []
