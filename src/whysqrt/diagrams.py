@@ -124,7 +124,12 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     ax.text(0.935, y_top, "out", ha="left", va="center", fontsize=9)
     ax.text(0.935, y_top - 0.15, s["out"], ha="left", va="top", fontsize=8, family="monospace")
     ax.text(
-        0.5, 0.98, "one head: each of $n$ queries attends to $n$ keys", ha="center", va="top", fontsize=9
+        0.5,
+        0.98,
+        "one head: each of $n$ queries attends to $n$ keys",
+        ha="center",
+        va="top",
+        fontsize=9,
     )
     return fig
 
