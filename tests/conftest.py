@@ -1,6 +1,10 @@
 """Shared fixtures. Site fixtures live in test_site.py; notebook helpers in test_notebooks.py."""
 
+import contextlib
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -75,3 +79,21 @@ def browser():
         )
         yield b
         b.close()
+
+
+@contextlib.contextmanager
+def serve_directory(directory):
+    """A quiet HTTP server for ``directory`` on a free localhost port; yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()

@@ -4,15 +4,14 @@ Run `make book` first (`make test` does). Chromium is Debian's /usr/bin/chromium
 Playwright cannot download its own browser on these machines.
 """
 
-import functools
-import http.server
 import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from conftest import serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
@@ -37,17 +36,8 @@ def site_pages() -> list[str]:
 def server():
     if not (SITE / "index.html").exists():
         pytest.fail("_build/html is missing: run `make book` first")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE))
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve_directory(SITE) as url:
+        yield url
 
 
 class Visit:

@@ -10,16 +10,14 @@
 """
 
 import base64
-import functools
-import http.server
 import json
 import re
-import threading
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from conftest import serve_directory
 from whysqrt.interactive import interact
 from whysqrt.sphinx_frames import FOLDER, externalise, png_size
 
@@ -107,17 +105,9 @@ def slider_site(tmp_path_factory):
         f"<body>{''.join(body)}</body></html>"
     )
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     assert all(isinstance(s, Interactive) for s in sliders.values())
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html", sliders
-    httpd.shutdown()
+    with serve_directory(root) as url:
+        yield f"{url}/index.html", sliders
 
 
 def _src_for(slider, **params) -> str:
