@@ -1,6 +1,7 @@
 """The book's Sphinx extension: short references to the companion notebook's glued values."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,41 @@ def test_sympy_html_of_ws_math_becomes_a_math_node():
     (block,) = list(doc.findall(nodes.math_block))
     assert block.astext() == r"x < y,\qquad \frac{a}{b}"  # HTML entities decoded
     assert len(list(doc.findall(nodes.raw))) == 1
+
+
+# --- A chapter is re-read when a notebook it pastes from changes ---------------------
+
+PASTE_REF = re.compile(r"\{num\}`([^`]+)`|```\{paste\}\s+(\S+)|:::\{paste\}\s+(\S+)")
+
+
+def pasted_notebooks(text: str, docname: str) -> set[str]:
+    """The notebooks a chapter's {num} roles and {paste} directives read from."""
+    out = set()
+    for m in PASTE_REF.finditer(text):
+        key = next(g for g in m.groups() if g)
+        if m.group(1):  # {num}`key:fmt` -> strip the format as the role does
+            head, colon, _ = key.rpartition(":")
+            key = head if colon and not head.endswith(":") else key
+        out.add(companion_ref(docname, key)[0].lstrip("/"))
+    return out
+
+
+def test_every_chapter_depends_on_the_notebooks_it_pastes_from():
+    """Sphinx must re-read book/<stem>.md when a notebook it pastes from changes; the
+    environment of the last build records those dependencies (skipped before a build)."""
+    import pickle
+
+    root = Path(__file__).resolve().parents[1]
+    pickled = root / "_build" / ".doctrees" / "environment.pickle"
+    if not pickled.exists():
+        pytest.fail("_build/.doctrees/environment.pickle is missing: run `make book` first")
+    with pickled.open("rb") as f:
+        env = pickle.load(f)
+    checked = 0
+    for md in sorted((root / "book").glob("*.md")):
+        docname = f"book/{md.stem}"
+        wanted = pasted_notebooks(md.read_text(encoding="utf-8"), md.stem)
+        have = {str(d) for d in env.dependencies.get(docname, set())}
+        assert wanted <= have, f"{docname} is not re-read when {sorted(wanted - have)} change"
+        checked += bool(wanted)
+    assert checked >= 10, "expected most chapters to paste from notebooks"

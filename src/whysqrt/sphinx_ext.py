@@ -390,6 +390,15 @@ def _fix_citation_roles(app: Sphinx, pagename, templatename, context, doctree) -
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+def _depend_on_notebook(env, notebook: str) -> None:
+    """Re-read the page when the notebook it pastes from changes (Sphinx tracks the file's mtime).
+
+    Without this, editing only a companion notebook left its chapter showing the old numbers
+    until a clean build: Sphinx saw no change in the chapter's own source.
+    """
+    env.note_dependency(notebook.lstrip("/"))
+
+
 def companion_ref(docname: str, key: str) -> tuple[str, str]:
     """(notebook path from the source root, glue key) for ``key`` written in ``docname``.
 
@@ -411,7 +420,9 @@ class CompanionNumber(PasteTextRole):
         key, colon, fmt = self.text.rpartition(":")
         if not colon or "::" in self.text and key.endswith(":"):
             key, fmt = self.text, ""
-        doc, name = companion_ref(self.document.settings.env.docname, key)
+        env = self.document.settings.env
+        doc, name = companion_ref(env.docname, key)
+        _depend_on_notebook(env, doc)
         self.text = f"{doc}::{name}" + (f":{fmt}" if fmt else "")
         return super().run()
 
@@ -420,7 +431,9 @@ class CompanionPaste(PasteAnyDirective):
     """``{paste} key`` pastes any output glued by the companion notebook (figure, slider, table)."""
 
     def run(self):
-        doc, name = companion_ref(self.state.document.settings.env.docname, self.arguments[0])
+        env = self.state.document.settings.env
+        doc, name = companion_ref(env.docname, self.arguments[0])
+        _depend_on_notebook(env, doc)
         self.arguments[0] = name
         self.options.setdefault("doc", doc)
         return super().run()
