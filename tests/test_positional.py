@@ -1,4 +1,4 @@
-"""whysqrt.positional: the sinusoidal encoding, the shift rotation M_k, RoPE, figures, bad input."""
+"""whysqrt.positional: the sinusoidal encoding, the shift rotation M_Δ, RoPE, figures, bad input."""
 
 import math
 
@@ -97,12 +97,12 @@ def test_rope_batched_shape():
         (lambda: P.sinusoidal_encoding([[0, 1]], 4), ValueError, "positions"),
         (lambda: P.sinusoidal_encoding(["a"], 4), TypeError, "positions"),
         (lambda: P.frequencies(4, base=1.0), ValueError, "base"),
-        (lambda: P.shift_matrix(np.inf, 4), ValueError, "k"),
+        (lambda: P.shift_matrix(np.inf, 4), ValueError, "delta"),
         (lambda: P.rope_rotate(np.ones((3, 5)), [0, 1, 2]), ValueError, "x's last axis"),
         (lambda: P.rope_rotate(np.ones((3, 4)), [0, 1]), ValueError, "positions"),
         (lambda: P.rope_rotate(np.ones(4), [0]), ValueError, "x"),
-        (lambda: P.shift_plot(-1, 16), ValueError, "k"),
-        (lambda: P.shift_plot(1.5, 16), TypeError, "k"),
+        (lambda: P.shift_plot(-1, 16), ValueError, "delta"),
+        (lambda: P.shift_plot(1.5, 16), TypeError, "delta"),
         (lambda: P.encoding_heatmap(15), ValueError, "d_model"),
         (lambda: P.tensor2tensor_frequencies(2), ValueError, "d_model"),
         (lambda: P.tensor2tensor_frequencies(8, min_timescale=0.0), ValueError, "min_timescale"),

@@ -97,15 +97,16 @@ def sinusoidal_encoding(positions, d_model: int, base: float = BASE) -> np.ndarr
     return pe
 
 
-def shift_matrix(k: float, d_model: int, base: float = BASE) -> np.ndarray:
-    """The matrix ``M_k`` with ``PE(pos + k) = M_k @ PE(pos)`` for every ``pos``.
+def shift_matrix(delta: float, d_model: int, base: float = BASE) -> np.ndarray:
+    """The matrix ``M_delta`` with ``PE(t + delta) = M_delta @ PE(t)`` for every position ``t``.
 
-    Block diagonal; block ``i`` is the rotation ``[[cos(k w_i), sin(k w_i)], [-sin(k w_i), cos(k w_i)]]``
-    acting on the pair ``(sin, cos)``. It depends on ``k`` but not on ``pos``.
+    Block diagonal; block ``r`` is the rotation ``[[cos(delta w_r), sin(delta w_r)],
+    [-sin(delta w_r), cos(delta w_r)]]`` acting on the pair ``(sin, cos)``. It depends on the
+    offset ``delta`` but not on ``t``.
     """
-    k = v.finite_float("k", k)
+    delta = v.finite_float("delta", delta)
     w = frequencies(d_model, base)
-    c, s = np.cos(k * w), np.sin(k * w)
+    c, s = np.cos(delta * w), np.sin(delta * w)
     m = np.zeros((2 * w.size, 2 * w.size))
     idx = np.arange(w.size)
     m[2 * idx, 2 * idx], m[2 * idx, 2 * idx + 1] = c, s
@@ -248,12 +249,12 @@ def describe_encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> str
     )
 
 
-def _offset(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be a non-negative integer, got {k!r}")
-    if k < 0:
-        raise ValueError(f"k must be a non-negative integer, got {k!r}")
-    return int(k)
+def _offset(delta) -> int:
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Integral):
+        raise TypeError(f"delta must be a non-negative integer, got {delta!r}")
+    if delta < 0:
+        raise ValueError(f"delta must be a non-negative integer, got {delta!r}")
+    return int(delta)
 
 
 def _pair_for_plot(d: int) -> int:
@@ -261,14 +262,14 @@ def _pair_for_plot(d: int) -> int:
     return d // 8
 
 
-def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
+def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
     """Left: ``PE(t)·PE(t+Δ)`` against the offset Δ for several t (the curves coincide).
 
-    Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``k`` (the chapter's Δ,
-    marked on the left) moves every position by the same angle ``k*omega_r``, a rotation, not
-    a rescaling.
+    Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``delta`` (marked on the
+    left) moves every position by the same angle ``delta*omega_r``, a rotation, not a
+    rescaling.
     """
-    k = _offset(k)
+    delta = _offset(delta)
     d = _d_model(d_model)
     fig, (ax, ax2) = new_figure(2)
     offsets = np.arange(0, 101)
@@ -277,12 +278,12 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
         a = sinusoidal_encoding([p], d)[0]
         dots = sinusoidal_encoding(p + offsets, d) @ a
         ax.plot(offsets, dots, ls=ls, lw=lw, label=f"t = {p}")
-    val = float(np.cos(k * frequencies(d)).sum())
-    ax.plot([k], [val], "o", color=COLORS["theory"], ms=6)
-    ax.axvline(k, color=COLORS["theory"], lw=0.8)
+    val = float(np.cos(delta * frequencies(d)).sum())
+    ax.plot([delta], [val], "o", color=COLORS["theory"], ms=6)
+    ax.axvline(delta, color=COLORS["theory"], lw=0.8)
     ax.set_xlabel("offset Δ")
     ax.set_ylabel("PE(t)·PE(t+Δ)")
-    ax.set_title(f"d_model = {d}: at Δ = {k}, {val:.2f}", fontsize=10)
+    ax.set_title(f"d_model = {d}: at Δ = {delta}, {val:.2f}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
 
     i = _pair_for_plot(d)
@@ -292,7 +293,7 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     for p, color in zip(SHIFT_POSITIONS, ("C0", "C1", "C2")):
         a, b = (
             np.array([np.sin(p * w), np.cos(p * w)]),
-            np.array([np.sin((p + k) * w), np.cos((p + k) * w)]),
+            np.array([np.sin((p + delta) * w), np.cos((p + delta) * w)]),
         )
         ax2.plot(*a, "o", color=color, ms=5)
         ax2.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color=color, lw=1.5))
@@ -301,25 +302,25 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     ax2.set_ylim(-1.25, 1.25)
     ax2.set_xlabel(f"PE[t, {2 * i}] = sin")
     ax2.set_ylabel(f"PE[t, {2 * i + 1}] = cos")
-    ax2.set_title(f"pair r = {i}: turn Δ·ω = {k * w:.2f} rad", fontsize=10)
+    ax2.set_title(f"pair r = {i}: turn Δ·ω = {delta * w:.2f} rad", fontsize=10)
     return fig
 
 
-def describe_shift_plot(k: int = 5, d_model: int = 64) -> str:
+def describe_shift_plot(delta: int = 5, d_model: int = 64) -> str:
     """Alt text for :func:`shift_plot`."""
     d = _d_model(d_model)
-    k = _offset(k)
-    val = float(np.cos(k * frequencies(d)).sum())
+    delta = _offset(delta)
+    val = float(np.cos(delta * frequencies(d)).sum())
     w = frequencies(d)[_pair_for_plot(d)]
     turn = (
         "with offset 0 every position stays where it is"
-        if k == 0
-        else f"each position is rotated by the same angle {k * w:.2f} radians"
+        if delta == 0
+        else f"each position is rotated by the same angle {delta * w:.2f} radians"
     )
     return (
         f"Left: the dot product of the encodings of positions t and t + Δ against the offset Δ "
         f"for d_model = {d}; the curves for t = 0, 17 and 100 lie on top of each other, and at "
-        f"Δ = {k} the "
+        f"Δ = {delta} the "
         f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, {turn}."
     )
 
