@@ -41,6 +41,10 @@ __all__ = [
     "describe_encoding_heatmap",
     "shift_plot",
     "describe_shift_plot",
+    "yarn_ramp",
+    "extended_frequencies",
+    "extension_plot",
+    "describe_extension_plot",
 ]
 
 BASE = 10000.0
@@ -325,43 +329,162 @@ def describe_shift_plot(delta: int = 5, d_model: int = 64) -> str:
     )
 
 
-#: Offsets t - u drawn by :func:`rope_correlation_plot` (0, then log-spaced up to 4096).
-ROPE_OFFSETS = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 4096, 400))]))
+#: Offsets Δ = t - u drawn by :func:`rope_correlation_plot`: 0, then log-spaced to 2**17.
+ROPE_OFFSETS = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 2**17, 500))]))
+#: RoPE bases compared by :func:`rope_correlation_plot`: RoFormer / Llama 2, and Llama 3.
+ROPE_BASES = (10_000.0, 500_000.0)
 
 
-def rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> Figure:
-    """Expected scaled RoPE logit against the offset ``t - u`` for a correlated pair.
+def _bases(bases) -> tuple[float, ...]:
+    if isinstance(bases, numbers.Real):
+        bases = (bases,)
+    out = tuple(_base(b) for b in bases)
+    if not out:
+        raise ValueError("bases must name at least one base, got an empty sequence")
+    return out
 
-    The curve is :func:`rope_mean_logit`; the dotted line at 0 is the independent case
-    (``rho = 0``), where RoPE changes nothing on average.
+
+def rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> Figure:
+    """Expected scaled RoPE logit against the offset ``Δ = t - u`` for a correlated pair.
+
+    One curve per RoPE base (:func:`rope_mean_logit`); the dotted line at 0 is the independent
+    case (``rho = 0``), where RoPE changes nothing on average.
     """
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
-    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    bs = _bases(bases)
     fig, (ax,) = new_figure()
-    ax.plot(ROPE_OFFSETS, mean, color=COLORS["scaled"], lw=1.8, label=f"ρ = {r:g}")
+    for b, color in zip(bs, (COLORS["scaled"], COLORS["unscaled"], "C2", "C4")):
+        mean = rope_mean_logit(ROPE_OFFSETS, dk, r, base=b)
+        ax.plot(ROPE_OFFSETS, mean, color=color, lw=1.6, label=f"base {b:,.0f}")
     ax.axhline(0.0, color="0.5", ls=":", lw=1.2, label="ρ = 0 (independent q, k)")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(0, ROPE_OFFSETS[-1])
-    ax.set_xlabel("offset t − u (positions)")
+    ax.set_xlabel("offset Δ = t − u (positions)")
     ax.set_ylabel("mean of (R_t q)·(R_u k) / √d_k")
-    ax.set_title(
-        f"d_k = {dk}: {mean[0]:.2f} at offset 0, {mean[-1]:.2f} at {ROPE_OFFSETS[-1]:.0f}",
-        fontsize=10,
-    )
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    ax.set_title(f"d_k = {dk}, ρ = {r:g}: {r * np.sqrt(dk):.2f} at Δ = 0", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
     return fig
 
 
-def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> str:
+def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> str:
     """Alt text for :func:`rope_correlation_plot`."""
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
-    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    parts = []
+    for b in _bases(bases):
+        m = rope_mean_logit([4096, ROPE_OFFSETS[-1]], dk, r, base=b)
+        parts.append(
+            f"with base {b:,.0f} it is {m[0]:.2f} at Δ = 4096 and {m[1]:.2f} at Δ = "
+            f"{ROPE_OFFSETS[-1]:.0f}"
+        )
     return (
         f"The expected scaled logit of a query and key with correlation {r:g} per component, "
-        f"d_k = {dk}, after RoPE, against the offset between their positions (logarithmic axis "
-        f"from 0 to {ROPE_OFFSETS[-1]:.0f}): {mean[0]:.2f} at offset 0, falling with oscillations "
-        f"to {mean[-1]:.2f} at offset {ROPE_OFFSETS[-1]:.0f}; a dotted line at 0 marks "
-        f"independent q and k."
+        f"d_k = {dk}, after RoPE, against the offset Δ between their positions (logarithmic axis "
+        f"from 0 to {ROPE_OFFSETS[-1]:.0f}). All curves start at {r * np.sqrt(dk):.2f} at Δ = 0 "
+        f"and fall with oscillations; " + "; ".join(parts) + ". A dotted line at 0 marks "
+        "independent q and k."
+    )
+
+
+# -- context extension ----------------------------------------------------------
+EXTENSION_METHODS = ("pi", "ntk", "yarn")
+EXTENSION_LABELS = {
+    "pi": "position interpolation",
+    "ntk": "NTK-aware (new base)",
+    "yarn": "YaRN (by frequency)",
+}
+
+
+def yarn_ramp(d_k: int, n_train: int, base: float = BASE, beta_fast=32, beta_slow=1) -> np.ndarray:
+    """YaRN's per-pair ramp: 0 = pair left alone, 1 = pair fully interpolated.
+
+    A numpy transcription of DeepSeek-V3's ``precompute_freqs_cis`` (``find_correction_range``
+    and ``linear_ramp_factor``): pairs that turn more than ``beta_fast`` times within the
+    training length ``n_train`` are kept, pairs that turn fewer than ``beta_slow`` times are
+    interpolated, and the ramp is linear in the pair index between them.
+    """
+    dk = _d_model(d_k, "d_k")
+    n = v.positive_int("n_train", n_train)
+    b = _base(base)
+    fast = v.finite_float("beta_fast", beta_fast, positive=True)
+    slow = v.finite_float("beta_slow", beta_slow, positive=True)
+    if slow >= fast:
+        raise ValueError(f"beta_slow must be below beta_fast, got {slow!r} >= {fast!r}")
+
+    def pair(rotations):  # the (fractional) pair index that turns `rotations` times in n_train
+        return dk * np.log(n / (rotations * 2 * np.pi)) / (2 * np.log(b))
+
+    low = max(np.floor(pair(fast)), 0.0)
+    high = min(np.ceil(pair(slow)), dk - 1.0)
+    if high == low:
+        high += 0.001
+    return np.clip((np.arange(dk // 2) - low) / (high - low), 0.0, 1.0)
+
+
+def extended_frequencies(
+    d_k: int, method: str, factor: float, n_train: int = 4096, base: float = BASE
+) -> np.ndarray:
+    """RoPE frequencies after stretching the context by ``factor`` (YaRN paper, sections 2-3).
+
+    ``"pi"``: position interpolation divides every frequency by ``factor`` (Chen et al. 2023).
+    ``"ntk"``: "NTK-aware" scaling changes the base to ``base * factor**(d_k/(d_k-2))``, so
+    the fastest pair is unchanged and the slowest is divided by exactly ``factor``.
+    ``"yarn"``: interpolate by pair, with :func:`yarn_ramp` (beta_fast 32, beta_slow 1).
+    """
+    dk = _d_model(d_k, "d_k")
+    if dk < 4:
+        raise ValueError(f"d_k must be at least 4 (two pairs), got {dk!r}")
+    if method not in EXTENSION_METHODS:
+        raise ValueError(f"method must be one of {EXTENSION_METHODS}, got {method!r}")
+    f = v.finite_float("factor", factor)
+    if f < 1:
+        raise ValueError(f"factor must be >= 1, got {f!r}")
+    theta = frequencies(dk, base)
+    if method == "pi":
+        return theta / f
+    if method == "ntk":
+        return frequencies(dk, _base(base) * f ** (dk / (dk - 2)))
+    ramp = yarn_ramp(dk, n_train, base)
+    return theta / f * ramp + theta * (1 - ramp)
+
+
+def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Figure:
+    """How much each RoPE pair's wavelength is stretched by PI, NTK-aware scaling and YaRN."""
+    dk = _d_model(d_k, "d_k")
+    wl = 2 * np.pi / frequencies(dk)
+    fig, (ax,) = new_figure()
+    styles = {"pi": ("s", ":"), "ntk": ("^", "--"), "yarn": ("o", "-")}
+    for method in EXTENSION_METHODS:
+        stretch = frequencies(dk) / extended_frequencies(dk, method, factor, n_train)
+        marker, ls = styles[method]
+        ax.plot(wl, stretch, marker=marker, ls=ls, ms=3.5, lw=1.2, label=EXTENSION_LABELS[method])
+    for x, text in ((n_train / 32, "turns 32×"), (n_train, "turns once")):
+        ax.axvline(x, color="0.6", lw=0.8)
+        ax.text(x, 1.08, f" {text}\n in {n_train:,}", fontsize=7, va="bottom", color="0.3")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(0.8, factor * 1.6)
+    ax.set_xlabel("wavelength of the pair before extension (positions)")
+    ax.set_ylabel("wavelength stretch (new / old)")
+    ax.set_title(
+        f"d_k = {dk} rotary dimensions, context × {factor:g} from {n_train:,}", fontsize=10
+    )
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return fig
+
+
+def describe_extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> str:
+    """Alt text for :func:`extension_plot`."""
+    dk = _d_model(d_k, "d_k")
+    ramp = yarn_ramp(dk, n_train)
+    kept, interp = int((ramp == 0).sum()), int((ramp == 1).sum())
+    return (
+        f"For {dk // 2} rotary pairs (d_k = {dk}, base 10,000) the stretch of each pair's "
+        f"wavelength when the context grows {factor:g}-fold from {n_train:,} positions, against "
+        f"the pair's original wavelength, both axes logarithmic. Position interpolation "
+        f"stretches every pair {factor:g}-fold; the NTK-aware base change stretches the fastest "
+        f"pair not at all and the slowest exactly {factor:g}-fold, rising smoothly between; "
+        f"YaRN leaves the {kept} fastest pairs alone, stretches the {interp} slowest "
+        f"{factor:g}-fold and ramps in between."
     )
