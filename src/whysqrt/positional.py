@@ -461,7 +461,9 @@ def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Fi
         ax.plot(wl, stretch, marker=marker, ls=ls, ms=3.5, lw=1.2, label=EXTENSION_LABELS[method])
     for x, text in ((n_train / 32, "turns 32×"), (n_train, "turns once")):
         ax.axvline(x, color="0.6", lw=0.8)
-        ax.text(x, 1.08, f" {text}\n in {n_train:,}", fontsize=7, va="bottom", color="0.3")
+        ax.text(
+            x, 1.08, f"{text} \nin {n_train:,} ", fontsize=7, va="bottom", ha="right", color="0.3"
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.8, factor * 1.6)
@@ -470,7 +472,7 @@ def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Fi
     ax.set_title(
         f"d_k = {dk} rotary dimensions, context × {factor:g} from {n_train:,}", fontsize=10
     )
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.88))
     return fig
 
 
