@@ -1,4 +1,4 @@
-"""whysqrt.positional: the sinusoidal encoding, the shift rotation M_k, RoPE, figures, bad input."""
+"""whysqrt.positional: the sinusoidal encoding, the shift rotation M_Δ, RoPE, figures, bad input."""
 
 import math
 
@@ -97,12 +97,12 @@ def test_rope_batched_shape():
         (lambda: P.sinusoidal_encoding([[0, 1]], 4), ValueError, "positions"),
         (lambda: P.sinusoidal_encoding(["a"], 4), TypeError, "positions"),
         (lambda: P.frequencies(4, base=1.0), ValueError, "base"),
-        (lambda: P.shift_matrix(np.inf, 4), ValueError, "k"),
+        (lambda: P.shift_matrix(np.inf, 4), ValueError, "delta"),
         (lambda: P.rope_rotate(np.ones((3, 5)), [0, 1, 2]), ValueError, "x's last axis"),
         (lambda: P.rope_rotate(np.ones((3, 4)), [0, 1]), ValueError, "positions"),
         (lambda: P.rope_rotate(np.ones(4), [0]), ValueError, "x"),
-        (lambda: P.shift_plot(-1, 16), ValueError, "k"),
-        (lambda: P.shift_plot(1.5, 16), TypeError, "k"),
+        (lambda: P.shift_plot(-1, 16), ValueError, "delta"),
+        (lambda: P.shift_plot(1.5, 16), TypeError, "delta"),
         (lambda: P.encoding_heatmap(15), ValueError, "d_model"),
         (lambda: P.tensor2tensor_frequencies(2), ValueError, "d_model"),
         (lambda: P.tensor2tensor_frequencies(8, min_timescale=0.0), ValueError, "min_timescale"),
@@ -175,3 +175,82 @@ def test_rope_correlation_plot_and_alt():
     assert isinstance(a, Figure) and png_bytes(a) != png_bytes(b)
     alt = P.describe_rope_correlation_plot(0.5, 128)
     assert "5.66" in alt and "-0.30" in alt and "4096" in alt
+
+
+def test_rope_correlation_plot_compares_bases():
+    one, two = P.rope_correlation_plot(0.5, 128, bases=(10_000,)), P.rope_correlation_plot()
+    assert png_bytes(one) != png_bytes(two)
+    alt = P.describe_rope_correlation_plot(0.5, 128)
+    assert "base 10,000" in alt and "base 500,000" in alt and "2.17" in alt
+    # a larger base rotates slower, so the correlated logit stays higher at Δ = 4096
+    m10k, m500k = (P.rope_mean_logit([4096], 128, 0.5, base=b)[0] for b in P.ROPE_BASES)
+    assert m500k > 2.0 > 0.0 > m10k
+
+
+def _deepseek_v3_yarn(dim, base, factor, n_train, beta_fast=32, beta_slow=1):
+    """DeepSeek-V3 inference/model.py precompute_freqs_cis, transcribed line by line."""
+
+    def find_correction_dim(num_rotations):
+        return dim * math.log(n_train / (num_rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    low = max(math.floor(find_correction_dim(beta_fast)), 0)
+    high = min(math.ceil(find_correction_dim(beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = np.clip((np.arange(dim // 2, dtype=np.float32) - low) / (high - low), 0, 1)
+    smooth = 1 - ramp
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    return freqs / factor * (1 - smooth) + freqs * smooth
+
+
+@pytest.mark.parametrize("dim, factor, n_train", [(64, 40, 4096), (128, 8, 8192), (16, 4, 512)])
+def test_yarn_matches_deepseek_v3_code(dim, factor, n_train):
+    ours = P.extended_frequencies(dim, "yarn", factor, n_train)
+    np.testing.assert_allclose(ours, _deepseek_v3_yarn(dim, 10_000.0, factor, n_train), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dim, n_train", [(64, 4096), (128, 4096), (128, 32768)])
+def test_yarn_ramp_keeps_fast_pairs_and_interpolates_slow_ones(dim, n_train):
+    ramp = P.yarn_ramp(dim, n_train)
+    turns = n_train * P.frequencies(dim) / (2 * np.pi)  # full turns within the training length
+    assert np.all(turns[ramp == 0] > 32) and np.all(turns[ramp == 1] < 1)
+    assert np.all(np.diff(ramp) >= 0) and (ramp == 0).any() and (ramp == 1).any()
+    assert [int((P.yarn_ramp(64, 4096) == x).sum()) for x in (0, 1)] == [11, 9]
+
+
+def test_pi_and_ntk_frequencies():
+    theta = P.frequencies(64)
+    np.testing.assert_allclose(P.extended_frequencies(64, "pi", 8), theta / 8)
+    ntk = P.extended_frequencies(64, "ntk", 8)
+    np.testing.assert_allclose(ntk, P.frequencies(64, 10_000 * 8 ** (64 / 62)))
+    # the fastest pair is unchanged, the slowest is divided by exactly the factor
+    assert ntk[0] == pytest.approx(theta[0]) and ntk[-1] == pytest.approx(theta[-1] / 8)
+    assert np.all(np.diff(theta / ntk) > 0)
+    # factor 1 changes nothing, whatever the method
+    for method in P.EXTENSION_METHODS:
+        np.testing.assert_allclose(P.extended_frequencies(32, method, 1.0), P.frequencies(32))
+
+
+def test_extension_plot_and_alt():
+    a, b = P.extension_plot(64, 40, 4096), P.extension_plot(64, 8, 4096)
+    assert isinstance(a, Figure) and png_bytes(a) != png_bytes(b)
+    alt = P.describe_extension_plot(64, 40, 4096)
+    assert "11 fastest" in alt and "9 slowest" in alt and "40-fold" in alt
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: P.extended_frequencies(64, "linear", 8), "method"),
+        (lambda: P.extended_frequencies(64, "pi", 0.5), "factor"),
+        (lambda: P.extended_frequencies(2, "ntk", 8), "d_k"),
+        (lambda: P.yarn_ramp(64, 4096, beta_fast=1, beta_slow=32), "beta_slow"),
+        (lambda: P.yarn_ramp(64, 0), "n_train"),
+        (lambda: P.rope_correlation_plot(bases=()), "bases"),
+        (lambda: P.rope_correlation_plot(bases=(1.0,)), "base"),
+    ],
+)
+def test_extension_bad_input(call, name):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value).startswith(name)

@@ -41,6 +41,10 @@ __all__ = [
     "describe_encoding_heatmap",
     "shift_plot",
     "describe_shift_plot",
+    "yarn_ramp",
+    "extended_frequencies",
+    "extension_plot",
+    "describe_extension_plot",
 ]
 
 BASE = 10000.0
@@ -97,15 +101,16 @@ def sinusoidal_encoding(positions, d_model: int, base: float = BASE) -> np.ndarr
     return pe
 
 
-def shift_matrix(k: float, d_model: int, base: float = BASE) -> np.ndarray:
-    """The matrix ``M_k`` with ``PE(pos + k) = M_k @ PE(pos)`` for every ``pos``.
+def shift_matrix(delta: float, d_model: int, base: float = BASE) -> np.ndarray:
+    """The matrix ``M_delta`` with ``PE(t + delta) = M_delta @ PE(t)`` for every position ``t``.
 
-    Block diagonal; block ``i`` is the rotation ``[[cos(k w_i), sin(k w_i)], [-sin(k w_i), cos(k w_i)]]``
-    acting on the pair ``(sin, cos)``. It depends on ``k`` but not on ``pos``.
+    Block diagonal; block ``r`` is the rotation ``[[cos(delta w_r), sin(delta w_r)],
+    [-sin(delta w_r), cos(delta w_r)]]`` acting on the pair ``(sin, cos)``. It depends on the
+    offset ``delta`` but not on ``t``.
     """
-    k = v.finite_float("k", k)
+    delta = v.finite_float("delta", delta)
     w = frequencies(d_model, base)
-    c, s = np.cos(k * w), np.sin(k * w)
+    c, s = np.cos(delta * w), np.sin(delta * w)
     m = np.zeros((2 * w.size, 2 * w.size))
     idx = np.arange(w.size)
     m[2 * idx, 2 * idx], m[2 * idx, 2 * idx + 1] = c, s
@@ -248,12 +253,12 @@ def describe_encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> str
     )
 
 
-def _offset(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be a non-negative integer, got {k!r}")
-    if k < 0:
-        raise ValueError(f"k must be a non-negative integer, got {k!r}")
-    return int(k)
+def _offset(delta) -> int:
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Integral):
+        raise TypeError(f"delta must be a non-negative integer, got {delta!r}")
+    if delta < 0:
+        raise ValueError(f"delta must be a non-negative integer, got {delta!r}")
+    return int(delta)
 
 
 def _pair_for_plot(d: int) -> int:
@@ -261,14 +266,14 @@ def _pair_for_plot(d: int) -> int:
     return d // 8
 
 
-def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
+def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
     """Left: ``PE(t)·PE(t+Δ)`` against the offset Δ for several t (the curves coincide).
 
-    Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``k`` (the chapter's Δ,
-    marked on the left) moves every position by the same angle ``k*omega_r``, a rotation, not
-    a rescaling.
+    Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``delta`` (marked on the
+    left) moves every position by the same angle ``delta*omega_r``, a rotation, not a
+    rescaling.
     """
-    k = _offset(k)
+    delta = _offset(delta)
     d = _d_model(d_model)
     fig, (ax, ax2) = new_figure(2)
     offsets = np.arange(0, 101)
@@ -277,12 +282,12 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
         a = sinusoidal_encoding([p], d)[0]
         dots = sinusoidal_encoding(p + offsets, d) @ a
         ax.plot(offsets, dots, ls=ls, lw=lw, label=f"t = {p}")
-    val = float(np.cos(k * frequencies(d)).sum())
-    ax.plot([k], [val], "o", color=COLORS["theory"], ms=6)
-    ax.axvline(k, color=COLORS["theory"], lw=0.8)
+    val = float(np.cos(delta * frequencies(d)).sum())
+    ax.plot([delta], [val], "o", color=COLORS["theory"], ms=6)
+    ax.axvline(delta, color=COLORS["theory"], lw=0.8)
     ax.set_xlabel("offset Δ")
     ax.set_ylabel("PE(t)·PE(t+Δ)")
-    ax.set_title(f"d_model = {d}: at Δ = {k}, {val:.2f}", fontsize=10)
+    ax.set_title(f"d_model = {d}: at Δ = {delta}, {val:.2f}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
 
     i = _pair_for_plot(d)
@@ -292,7 +297,7 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     for p, color in zip(SHIFT_POSITIONS, ("C0", "C1", "C2")):
         a, b = (
             np.array([np.sin(p * w), np.cos(p * w)]),
-            np.array([np.sin((p + k) * w), np.cos((p + k) * w)]),
+            np.array([np.sin((p + delta) * w), np.cos((p + delta) * w)]),
         )
         ax2.plot(*a, "o", color=color, ms=5)
         ax2.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color=color, lw=1.5))
@@ -301,66 +306,187 @@ def shift_plot(k: int = 5, d_model: int = 64) -> Figure:
     ax2.set_ylim(-1.25, 1.25)
     ax2.set_xlabel(f"PE[t, {2 * i}] = sin")
     ax2.set_ylabel(f"PE[t, {2 * i + 1}] = cos")
-    ax2.set_title(f"pair r = {i}: turn Δ·ω = {k * w:.2f} rad", fontsize=10)
+    ax2.set_title(f"pair r = {i}: turn Δ·ω = {delta * w:.2f} rad", fontsize=10)
     return fig
 
 
-def describe_shift_plot(k: int = 5, d_model: int = 64) -> str:
+def describe_shift_plot(delta: int = 5, d_model: int = 64) -> str:
     """Alt text for :func:`shift_plot`."""
     d = _d_model(d_model)
-    k = _offset(k)
-    val = float(np.cos(k * frequencies(d)).sum())
+    delta = _offset(delta)
+    val = float(np.cos(delta * frequencies(d)).sum())
     w = frequencies(d)[_pair_for_plot(d)]
     turn = (
         "with offset 0 every position stays where it is"
-        if k == 0
-        else f"each position is rotated by the same angle {k * w:.2f} radians"
+        if delta == 0
+        else f"each position is rotated by the same angle {delta * w:.2f} radians"
     )
     return (
         f"Left: the dot product of the encodings of positions t and t + Δ against the offset Δ "
         f"for d_model = {d}; the curves for t = 0, 17 and 100 lie on top of each other, and at "
-        f"Δ = {k} the "
+        f"Δ = {delta} the "
         f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, {turn}."
     )
 
 
-#: Offsets t - u drawn by :func:`rope_correlation_plot` (0, then log-spaced up to 4096).
-ROPE_OFFSETS = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 4096, 400))]))
+#: Offsets Δ = t - u drawn by :func:`rope_correlation_plot`: 0, then log-spaced to 2**17.
+ROPE_OFFSETS = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 2**17, 500))]))
+#: RoPE bases compared by :func:`rope_correlation_plot`: RoFormer / Llama 2, and Llama 3.
+ROPE_BASES = (10_000.0, 500_000.0)
 
 
-def rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> Figure:
-    """Expected scaled RoPE logit against the offset ``t - u`` for a correlated pair.
+def _bases(bases) -> tuple[float, ...]:
+    if isinstance(bases, numbers.Real):
+        bases = (bases,)
+    out = tuple(_base(b) for b in bases)
+    if not out:
+        raise ValueError("bases must name at least one base, got an empty sequence")
+    return out
 
-    The curve is :func:`rope_mean_logit`; the dotted line at 0 is the independent case
-    (``rho = 0``), where RoPE changes nothing on average.
+
+def rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> Figure:
+    """Expected scaled RoPE logit against the offset ``Δ = t - u`` for a correlated pair.
+
+    One curve per RoPE base (:func:`rope_mean_logit`); the dotted line at 0 is the independent
+    case (``rho = 0``), where RoPE changes nothing on average.
     """
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
-    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    bs = _bases(bases)
     fig, (ax,) = new_figure()
-    ax.plot(ROPE_OFFSETS, mean, color=COLORS["scaled"], lw=1.8, label=f"ρ = {r:g}")
+    for b, color in zip(bs, (COLORS["scaled"], COLORS["unscaled"], "C2", "C4")):
+        mean = rope_mean_logit(ROPE_OFFSETS, dk, r, base=b)
+        ax.plot(ROPE_OFFSETS, mean, color=color, lw=1.6, label=f"base {b:,.0f}")
     ax.axhline(0.0, color="0.5", ls=":", lw=1.2, label="ρ = 0 (independent q, k)")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(0, ROPE_OFFSETS[-1])
-    ax.set_xlabel("offset t − u (positions)")
+    ax.set_xlabel("offset Δ = t − u (positions)")
     ax.set_ylabel("mean of (R_t q)·(R_u k) / √d_k")
-    ax.set_title(
-        f"d_k = {dk}: {mean[0]:.2f} at offset 0, {mean[-1]:.2f} at {ROPE_OFFSETS[-1]:.0f}",
-        fontsize=10,
-    )
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    ax.set_title(f"d_k = {dk}, ρ = {r:g}: {r * np.sqrt(dk):.2f} at Δ = 0", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
     return fig
 
 
-def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128) -> str:
+def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> str:
     """Alt text for :func:`rope_correlation_plot`."""
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
-    mean = rope_mean_logit(ROPE_OFFSETS, dk, r)
+    parts = []
+    for b in _bases(bases):
+        m = rope_mean_logit([4096, ROPE_OFFSETS[-1]], dk, r, base=b)
+        parts.append(
+            f"with base {b:,.0f} it is {m[0]:.2f} at Δ = 4096 and {m[1]:.2f} at Δ = "
+            f"{ROPE_OFFSETS[-1]:.0f}"
+        )
     return (
         f"The expected scaled logit of a query and key with correlation {r:g} per component, "
-        f"d_k = {dk}, after RoPE, against the offset between their positions (logarithmic axis "
-        f"from 0 to {ROPE_OFFSETS[-1]:.0f}): {mean[0]:.2f} at offset 0, falling with oscillations "
-        f"to {mean[-1]:.2f} at offset {ROPE_OFFSETS[-1]:.0f}; a dotted line at 0 marks "
-        f"independent q and k."
+        f"d_k = {dk}, after RoPE, against the offset Δ between their positions (logarithmic axis "
+        f"from 0 to {ROPE_OFFSETS[-1]:.0f}). All curves start at {r * np.sqrt(dk):.2f} at Δ = 0 "
+        f"and fall with oscillations; " + "; ".join(parts) + ". A dotted line at 0 marks "
+        "independent q and k."
+    )
+
+
+# -- context extension ----------------------------------------------------------
+EXTENSION_METHODS = ("pi", "ntk", "yarn")
+EXTENSION_LABELS = {
+    "pi": "position interpolation",
+    "ntk": "NTK-aware (new base)",
+    "yarn": "YaRN (by frequency)",
+}
+
+
+def yarn_ramp(d_k: int, n_train: int, base: float = BASE, beta_fast=32, beta_slow=1) -> np.ndarray:
+    """YaRN's per-pair ramp: 0 = pair left alone, 1 = pair fully interpolated.
+
+    A numpy transcription of DeepSeek-V3's ``precompute_freqs_cis`` (``find_correction_range``
+    and ``linear_ramp_factor``): pairs that turn more than ``beta_fast`` times within the
+    training length ``n_train`` are kept, pairs that turn fewer than ``beta_slow`` times are
+    interpolated, and the ramp is linear in the pair index between them.
+    """
+    dk = _d_model(d_k, "d_k")
+    n = v.positive_int("n_train", n_train)
+    b = _base(base)
+    fast = v.finite_float("beta_fast", beta_fast, positive=True)
+    slow = v.finite_float("beta_slow", beta_slow, positive=True)
+    if slow >= fast:
+        raise ValueError(f"beta_slow must be below beta_fast, got {slow!r} >= {fast!r}")
+
+    def pair(rotations):  # the (fractional) pair index that turns `rotations` times in n_train
+        return dk * np.log(n / (rotations * 2 * np.pi)) / (2 * np.log(b))
+
+    low = max(np.floor(pair(fast)), 0.0)
+    high = min(np.ceil(pair(slow)), dk - 1.0)
+    if high == low:
+        high += 0.001
+    return np.clip((np.arange(dk // 2) - low) / (high - low), 0.0, 1.0)
+
+
+def extended_frequencies(
+    d_k: int, method: str, factor: float, n_train: int = 4096, base: float = BASE
+) -> np.ndarray:
+    """RoPE frequencies after stretching the context by ``factor`` (YaRN paper, sections 2-3).
+
+    ``"pi"``: position interpolation divides every frequency by ``factor`` (Chen et al. 2023).
+    ``"ntk"``: "NTK-aware" scaling changes the base to ``base * factor**(d_k/(d_k-2))``, so
+    the fastest pair is unchanged and the slowest is divided by exactly ``factor``.
+    ``"yarn"``: interpolate by pair, with :func:`yarn_ramp` (beta_fast 32, beta_slow 1).
+    """
+    dk = _d_model(d_k, "d_k")
+    if dk < 4:
+        raise ValueError(f"d_k must be at least 4 (two pairs), got {dk!r}")
+    if method not in EXTENSION_METHODS:
+        raise ValueError(f"method must be one of {EXTENSION_METHODS}, got {method!r}")
+    f = v.finite_float("factor", factor)
+    if f < 1:
+        raise ValueError(f"factor must be >= 1, got {f!r}")
+    theta = frequencies(dk, base)
+    if method == "pi":
+        return theta / f
+    if method == "ntk":
+        return frequencies(dk, _base(base) * f ** (dk / (dk - 2)))
+    ramp = yarn_ramp(dk, n_train, base)
+    return theta / f * ramp + theta * (1 - ramp)
+
+
+def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Figure:
+    """How much each RoPE pair's wavelength is stretched by PI, NTK-aware scaling and YaRN."""
+    dk = _d_model(d_k, "d_k")
+    wl = 2 * np.pi / frequencies(dk)
+    fig, (ax,) = new_figure()
+    styles = {"pi": ("s", ":"), "ntk": ("^", "--"), "yarn": ("o", "-")}
+    for method in EXTENSION_METHODS:
+        stretch = frequencies(dk) / extended_frequencies(dk, method, factor, n_train)
+        marker, ls = styles[method]
+        ax.plot(wl, stretch, marker=marker, ls=ls, ms=3.5, lw=1.2, label=EXTENSION_LABELS[method])
+    for x, text in ((n_train / 32, "turns 32×"), (n_train, "turns once")):
+        ax.axvline(x, color="0.6", lw=0.8)
+        ax.text(
+            x, 1.08, f"{text} \nin {n_train:,} ", fontsize=7, va="bottom", ha="right", color="0.3"
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(0.8, factor * 1.6)
+    ax.set_xlabel("wavelength of the pair before extension (positions)")
+    ax.set_ylabel("wavelength stretch (new / old)")
+    ax.set_title(
+        f"d_k = {dk} rotary dimensions, context × {factor:g} from {n_train:,}", fontsize=10
+    )
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.88))
+    return fig
+
+
+def describe_extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> str:
+    """Alt text for :func:`extension_plot`."""
+    dk = _d_model(d_k, "d_k")
+    ramp = yarn_ramp(dk, n_train)
+    kept, interp = int((ramp == 0).sum()), int((ramp == 1).sum())
+    return (
+        f"For {dk // 2} rotary pairs (d_k = {dk}, base 10,000) the stretch of each pair's "
+        f"wavelength when the context grows {factor:g}-fold from {n_train:,} positions, against "
+        f"the pair's original wavelength, both axes logarithmic. Position interpolation "
+        f"stretches every pair {factor:g}-fold; the NTK-aware base change stretches the fastest "
+        f"pair not at all and the slowest exactly {factor:g}-fold, rising smoothly between; "
+        f"YaRN leaves the {kept} fastest pairs alone, stretches the {interp} slowest "
+        f"{factor:g}-fold and ramps in between."
     )
