@@ -22,6 +22,7 @@ Modules:
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
 * :mod:`whysqrt.positional` - sinusoidal encoding, shift rotations, RoPE
 * :mod:`whysqrt.normalization` - LayerNorm and BatchNorm in numpy
+* :mod:`whysqrt.kvcache` - key/value cache per token (MHA, GQA, MQA, MLA) and sliding windows
 * :mod:`whysqrt.tables` - ``ws.table``: multi-number tables glued whole (HTML, Markdown, text)
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
@@ -35,6 +36,7 @@ from . import (
     heads,
     initscale,
     interactive,
+    kvcache,
     longcontext,
     normalization,
     numerics,
@@ -80,6 +82,7 @@ __all__ = [
     "interact",
     "initscale",
     "interactive",
+    "kvcache",
     "longcontext",
     "log_softmax",
     "logsumexp",
