@@ -500,9 +500,22 @@ def residual_plot(pre, post) -> Figure:
     layers = np.arange(pre.shape[1])
     for arr, name, color in ((pre, "pre-LN", "unscaled"), (post, "post-LN", "scaled")):
         se = arr.std(axis=0, ddof=1) / np.sqrt(arr.shape[0])
-        ax.errorbar(layers, arr.mean(axis=0), yerr=2 * se, fmt="o", ms=3, color=COLORS[color],
-                    label=f"{name} ({arr.shape[0]} seeds, ±2 s.e.)")
-    ax.plot(layers, np.sqrt(1 + layers), color=COLORS["theory"], lw=1, label=r"$\sqrt{1+N_{\mathrm{layers}}}$")
+        ax.errorbar(
+            layers,
+            arr.mean(axis=0),
+            yerr=2 * se,
+            fmt="o",
+            ms=3,
+            color=COLORS[color],
+            label=f"{name} ({arr.shape[0]} seeds, ±2 s.e.)",
+        )
+    ax.plot(
+        layers,
+        np.sqrt(1 + layers),
+        color=COLORS["theory"],
+        lw=1,
+        label=r"$\sqrt{1+N_{\mathrm{layers}}}$",
+    )
     ax.set_xlabel(r"blocks $N_{\mathrm{layers}}$")
     ax.set_ylabel("RMS of the residual stream")
     ax.set_ylim(0, None)
