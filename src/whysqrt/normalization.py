@@ -35,6 +35,8 @@ from .plots import COLORS, new_figure
 
 __all__ = [
     "layer_norm",
+    "rms_norm",
+    "residual_stream_rms",
     "batch_stats",
     "BatchNorm",
     "token_batch",
@@ -47,6 +49,7 @@ __all__ = [
     "batch_size_plot",
     "describe_batch_size_plot",
     "gain_plot",
+    "residual_plot",
 ]
 
 
@@ -82,6 +85,57 @@ def layer_norm(
     mean = x.mean(axis=axes, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def rms_norm(x, gamma=None, *, eps: float = 1e-6) -> np.ndarray:
+    """RMSNorm (Zhang & Sennrich 2019): ``x / sqrt(mean(x**2) + eps) * gamma`` over the last axis.
+
+    No mean is subtracted and there is no bias; ``gamma`` has shape ``x.shape[-1:]`` (default 1).
+    """
+    x = v.finite_array("x", x)
+    eps = _eps(eps)
+    gamma = _param("gamma", gamma, x.shape[-1:], 1.0)
+    return x / np.sqrt((x**2).mean(axis=-1, keepdims=True) + eps) * gamma
+
+
+def residual_stream_rms(
+    depth: int = 24,
+    placement: str = "pre",
+    *,
+    d_model: int = 128,
+    n_tokens: int = 64,
+    n_seeds: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Root mean square of the residual stream after each of ``depth`` blocks, at initialisation.
+
+    Every block's branch is a ReLU MLP ``F(u) = relu(u W1) W2`` (width ``4 d_model``, W1 entries
+    N(0, 2/d_model), W2 entries N(0, 1/(4 d_model))), which maps a unit-RMS input to an output of
+    variance about 1. ``placement="pre"``: ``x <- x + F(LN(x))`` (GPT-2 and later);
+    ``"post"``: ``x <- LN(x + F(x))`` (the 2017 Transformer). The input tokens are N(0, 1).
+    Attention is left out: it is another branch of the same kind. Returns shape
+    ``(n_seeds, depth + 1)``: column 0 is the input, one row per independent seed (new
+    weights and tokens).
+    """
+    depth = v.positive_int("depth", depth)
+    if placement not in ("pre", "post"):
+        raise ValueError(f"placement must be 'pre' or 'post', got {placement!r}")
+    d, nt = v.positive_int("d_model", d_model), v.positive_int("n_tokens", n_tokens)
+    ns = v.positive_int("n_seeds", n_seeds)
+    out = np.empty((ns, depth + 1))
+    for r in range(ns):
+        rng = np.random.default_rng([seed, r])
+        x = rng.standard_normal((nt, d))
+        out[r, 0] = np.sqrt((x**2).mean())
+        for layer in range(depth):
+            w1 = rng.standard_normal((d, 4 * d)) * np.sqrt(2.0 / d)
+            w2 = rng.standard_normal((4 * d, d)) * np.sqrt(1.0 / (4 * d))
+            if placement == "pre":
+                x = x + np.maximum(layer_norm(x) @ w1, 0.0) @ w2
+            else:
+                x = layer_norm(x + np.maximum(x @ w1, 0.0) @ w2)
+            out[r, layer + 1] = np.sqrt((x**2).mean())
+    return out
 
 
 def _feature_axis(ndim: int) -> int:
@@ -299,7 +353,8 @@ def qk_variance_after_layernorm(
     at γ = 1 (GPT-2 uses standard deviation 0.02 instead). For every gain,
     fresh tokens and ``n_weights`` independent weight draws with ``n_tokens`` token pairs each
     give q and k (the query from one token, the key from another); returns the variance of
-    the query components, of q·k, and the standard error of the latter.
+    the query components, of q·k (the mean over draws), and the standard error of the latter
+    over the independent weight draws.
     """
     d, dk = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
     g = v.finite_array("gains", gains)
@@ -307,20 +362,22 @@ def qk_variance_after_layernorm(
         raise ValueError(f"gains must be a 1-D array of positive numbers, got {g!r}")
     nw, nt = v.positive_int("n_weights", n_weights), v.positive_int("n_tokens", n_tokens)
     rng = np.random.default_rng(seed)
-    var_q, var_qk = np.empty(g.size), np.empty(g.size)
+    var_q, var_qk, se_qk = np.empty(g.size), np.empty(g.size), np.empty(g.size)
     for j, gain in enumerate(g):
-        qs, ks = [], []
-        for _ in range(nw):
+        qs, per_draw = [], np.empty(nw)
+        for r in range(nw):
             x = 3.0 + 5.0 * rng.standard_normal((2, nt, d))  # far from unit variance on purpose
             wq, wk = rng.standard_normal((2, d, dk)) / np.sqrt(d)
             h = layer_norm(x, gamma=np.full(d, gain))
-            qs.append(h[0] @ wq)
-            ks.append(h[1] @ wk)
-        q, k = np.concatenate(qs), np.concatenate(ks)
-        var_q[j] = q.var()
-        var_qk[j] = np.einsum("nd,nd->n", q, k).var(ddof=1)
-    n = nw * nt
-    return GainTable(d, dk, g, var_q, var_qk, var_qk * np.sqrt(2.0 / (n - 1)), n)
+            q, k = h[0] @ wq, h[1] @ wk
+            qs.append(q)
+            per_draw[r] = np.einsum("nd,nd->n", q, k).var(ddof=1)
+        var_q[j] = np.concatenate(qs).var()
+        # pairs that share one weight draw are not independent: the error bar comes from the
+        # spread between the independent draws
+        var_qk[j] = per_draw.mean()
+        se_qk[j] = per_draw.std(ddof=1) / np.sqrt(nw)
+    return GainTable(d, dk, g, var_q, var_qk, se_qk, nw * nt)
 
 
 # -- figures ----------------------------------------------------------------------
@@ -424,4 +481,43 @@ def gain_plot(table: GainTable) -> Figure:
     ax.set_ylabel("variance")
     ax.set_title(f"d_model = {table.d_model}, d_k = {table.d_k}, {table.n:,} pairs", fontsize=10)
     ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def residual_plot(pre, post) -> Figure:
+    """RMS of the residual stream against depth for pre-LN and post-LN blocks, with √(1 + depth).
+
+    ``pre`` and ``post`` are the ``(n_seeds, depth + 1)`` arrays of :func:`residual_stream_rms`;
+    points are the mean over seeds with ±2 standard errors (seeds are independent).
+    """
+    pre, post = v.finite_array("pre", pre, ndim_min=2), v.finite_array("post", post, ndim_min=2)
+    if pre.ndim != 2 or pre.shape != post.shape or pre.shape[0] < 2:
+        raise ValueError(
+            f"pre and post must be (n_seeds >= 2, depth + 1) arrays of one shape, got "
+            f"{pre.shape} and {post.shape}"
+        )
+    fig, (ax,) = new_figure()
+    layers = np.arange(pre.shape[1])
+    for arr, name, color in ((pre, "pre-LN", "unscaled"), (post, "post-LN", "scaled")):
+        se = arr.std(axis=0, ddof=1) / np.sqrt(arr.shape[0])
+        ax.errorbar(
+            layers,
+            arr.mean(axis=0),
+            yerr=2 * se,
+            fmt="o",
+            ms=3,
+            color=COLORS[color],
+            label=f"{name} ({arr.shape[0]} seeds, ±2 s.e.)",
+        )
+    ax.plot(
+        layers,
+        np.sqrt(1 + layers),
+        color=COLORS["theory"],
+        lw=1,
+        label=r"$\sqrt{1+N_{\mathrm{layers}}}$",
+    )
+    ax.set_xlabel(r"blocks $N_{\mathrm{layers}}$")
+    ax.set_ylabel("RMS of the residual stream")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
     return fig
