@@ -39,6 +39,14 @@ def test_jacobian_norm_known_values():
     np.testing.assert_allclose(sh.jacobian_norms(np.full((1, 8), 1 / 8)), [1 / 8])
 
 
+def test_jacobian_norm_of_a_saturated_row_keeps_its_size():
+    # p = (1 - e, e) with e far below machine precision: the norm is 2 p1 p2 = 2e, although
+    # p1 rounds to 1 (forming p1 - p1**2 would give 0 and the norm 1.62 e).
+    e = 1e-30
+    np.testing.assert_allclose(sh.jacobian_norms([[1.0 - e, e]]), [2 * e], rtol=1e-12)
+    np.testing.assert_allclose(sh.jacobian_norms([[e, 1.0, e]]), [3 * e], rtol=1e-12)
+
+
 @given(logit_rows)
 @settings(max_examples=50, deadline=None)
 def test_jacobian_norm_matches_numpy_and_is_bounded(z):

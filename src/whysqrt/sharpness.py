@@ -124,13 +124,21 @@ def jacobian_norms(p) -> np.ndarray:
 
     The Jacobian is symmetric positive semi-definite, so its norm is its largest
     eigenvalue; it is at most 1/2 (two equal weights) and 0 for a one-hot row.
+    The largest weight's diagonal entry p(1 - p) takes 1 - p as the sum of the other
+    weights: in a saturated row p rounds to 1 and p - p² would be 0, which cost the
+    norm up to a fifth of its value (the norm of [[0, -e], [-e, e]] is 1.62 e, not 2 e).
     """
     p = v.finite_array("p", p)
     if p.ndim != 2:
         raise ValueError(f"p must be a 2-D array of probability rows, got shape {p.shape}")
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-6):
         raise ValueError("p must hold probability rows (non-negative, summing to 1)")
-    jac = p[:, :, None] * np.eye(p.shape[1]) - p[:, :, None] * p[:, None, :]
+    top = np.argmax(p, axis=1)[:, None]
+    is_top = np.arange(p.shape[1]) == top
+    rest = np.where(is_top, 0.0, p).sum(axis=1, keepdims=True)  # 1 - p_top, exactly
+    diag = np.where(is_top, p * rest, p * (1.0 - p))
+    jac = -p[:, :, None] * p[:, None, :]
+    jac[:, np.arange(p.shape[1]), np.arange(p.shape[1])] = diag
     return np.clip(np.linalg.eigvalsh(jac)[:, -1], 0.0, None)
 
 

@@ -101,16 +101,18 @@ def standard_case():
 def logit_step_sgd(d_k: int = 2, d_model: int = 2, n_keys: int = 2):
     """The first-order change of the logit s_1 in one SGD step on W_Q and W_K, derived.
 
-    Builds s_j = c x_0^T W_Q^T W_K x_j with explicit symbolic matrices, takes the step
+    Builds s_j = d_k^-alpha x_0^T W_Q^T W_K x_j with explicit symbolic matrices (d_k and
+    alpha symbols, the scale kept as a power), takes the step
     W <- W - lr dL/dW with dL/dW = sum_j g_j ds_j/dW (g_j = dL/ds_j), and differentiates
     s_1 after the step with respect to lr at lr = 0. Returns ``(derived, closed)``, where
-    ``closed`` = -lr c^2 (|x_0|^2 sum_j g_j k_j·k_1 + |q|^2 sum_j g_j x_j·x_1); the two
+    ``closed`` = -lr d_k^(-2 alpha) (|x_0|^2 sum_j g_j k_j·k_1 + |q|^2 sum_j g_j x_j·x_1); the two
     agree identically (``sp.expand(derived - closed) == 0``).
     """
     for name, value in (("d_k", d_k), ("d_model", d_model), ("n_keys", n_keys)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    c, lr = sp.symbols("c eta", positive=True)
+    lr = sp.Symbol("eta", positive=True)
+    scale = sp.Symbol("d_k", positive=True) ** -sp.Symbol("alpha", positive=True)
     wq = sp.Matrix(d_k, d_model, lambda i, j: sp.Symbol(f"Q_{i}{j}", real=True))
     wk = sp.Matrix(d_k, d_model, lambda i, j: sp.Symbol(f"K_{i}{j}", real=True))
     xs = [
@@ -121,7 +123,7 @@ def logit_step_sgd(d_k: int = 2, d_model: int = 2, n_keys: int = 2):
     weights = list(wq) + list(wk)
 
     def logits(a, b):
-        return [c * ((a * xs[0]).T * (b * xs[j]))[0, 0] for j in range(1, n_keys + 1)]
+        return [scale * ((a * xs[0]).T * (b * xs[j]))[0, 0] for j in range(1, n_keys + 1)]
 
     s = logits(wq, wk)
     grad = [sum(gj * sp.diff(sj, w) for gj, sj in zip(g, s)) for w in weights]
@@ -132,7 +134,7 @@ def logit_step_sgd(d_k: int = 2, d_model: int = 2, n_keys: int = 2):
     dot = lambda u, w: (u.T * w)[0, 0]  # noqa: E731
     closed = (
         -lr
-        * c**2
+        * scale**2
         * (
             dot(xs[0], xs[0]) * sum(gj * dot(kj, k[0]) for gj, kj in zip(g, k))
             + dot(q, q) * sum(gj * dot(xj, xs[1]) for gj, xj in zip(g, xs[1:]))
@@ -142,17 +144,17 @@ def logit_step_sgd(d_k: int = 2, d_model: int = 2, n_keys: int = 2):
 
 
 def logit_step_exponents():
-    """The power of d_k in the per-step logit change, for c = d_k^-alpha: {name: exponent}.
+    """The power of d_k in the per-step logit change for the scale d_k^-alpha: {name: exponent}.
 
-    SGD: |Δs| ~ lr c^2 |k|^2 |x|^2 with |k|^2 = d_k (unit-variance components), so
-    exponent 1 - 2 alpha. Adam: every entry moves by ~lr, so |Δs| ~ lr c |x|_1 sign(a)·k,
-    a sum of d_k terms with non-zero mean, ~ lr c d_k: exponent 1 - alpha.
+    SGD: |Δs| ~ lr d_k^(-2 alpha) |k|^2 |x|^2 with |k|^2 = d_k (unit-variance components),
+    so exponent 1 - 2 alpha. Adam: every entry moves by ~lr, so |Δs| ~ lr d_k^-alpha
+    |x|_1 sign(a)·k, a sum of d_k terms with non-zero mean, ~ lr d_k^(1 - alpha).
     Also returns ``alpha_sgd`` and ``alpha_adam``, the alpha that makes each exponent 0.
     """
     d_k, alpha = sp.symbols("d_k alpha", positive=True)
-    c = d_k**-alpha
+    scale = d_k**-alpha
     out = {}
-    for name, size in (("sgd", c**2 * d_k), ("adam", c * d_k)):
+    for name, size in (("sgd", scale**2 * d_k), ("adam", scale * d_k)):
         out[name] = sp.simplify(sp.expand_log(sp.log(size), force=True) / sp.log(d_k))
         out[f"alpha_{name}"] = sp.solve(sp.Eq(out[name], 0), alpha)[0]
     return out
