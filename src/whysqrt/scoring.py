@@ -198,7 +198,12 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     units = np.linspace(-1, 1, 41)
     for values, color, ls, label in (
-        (np.tanh(pre).ravel(), "#009E73", "-", f"entries N(0, 1/d_k): {s['saturated']:.0%} saturated"),
+        (
+            np.tanh(pre).ravel(),
+            "#009E73",
+            "-",
+            f"entries N(0, 1/d_k): {s['saturated']:.0%} saturated",
+        ),
         (
             np.tanh(pre * np.sqrt(d_k)).ravel(),
             "0.3",
@@ -206,7 +211,9 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
             f"entries N(0, 1): {s['saturated_unit']:.0%} saturated",
         ),
     ):
-        ax2.hist(values, bins=units, density=True, histtype="step", lw=2, ls=ls, color=color, label=label)
+        ax2.hist(
+            values, bins=units, density=True, histtype="step", lw=2, ls=ls, color=color, label=label
+        )
     ax2.set_xlim(-1.05, 1.05)
     ax2.set_ylim(0, 12)
     ax2.set_xlabel("tanh unit output (additive attention, $d_a$ = 64)")
