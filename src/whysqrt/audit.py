@@ -191,13 +191,7 @@ def _link_chapters(escaped: str) -> str:
 def _row(c: dict, target: str) -> str:
     e = {k: html.escape(val) for k, val in c.items()}
     css = "ws-verdict-" + c["verdict"].replace(" ", "-")
-    if c["verdict"] == "body lost":
-        claim_cell = (
-            f'heading without its body: <span lang="zh">{e["quote"]}</span>'
-            f"<br><em>{e['translation']}</em>"
-        )
-    else:
-        claim_cell = f'<span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em>'
+    claim_cell = f'<span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em>'
     chapter = _link_chapters(e["chapter"]) if c["chapter"] else "(outside the book)"
     return (
         f'<tr class="{css}"><td>{e["source"]}</td><td>{claim_cell}</td>'
