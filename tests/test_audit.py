@@ -28,8 +28,24 @@ def _claim(**kw):
 
 def test_claim_keeps_its_fields():
     c = _claim()
-    assert set(c) == {"source", "quote", "translation", "verdict", "correction", "anchor"}
+    assert set(c) == {
+        "source",
+        "quote",
+        "translation",
+        "verdict",
+        "correction",
+        "anchor",
+        "chapter",
+    }
     assert c["verdict"] == "incorrect" and c["anchor"] == "audit-002-softmax"
+    assert c["chapter"] == ""  # the correction names no chapter
+
+
+def test_claim_chapter_is_explicit_or_taken_from_the_correction():
+    named = _claim(correction="See the dk-sizing chapter and the why-sqrt chapter.")
+    assert named["chapter"] == "dk-sizing"
+    assert _claim(chapter="why-sqrt")["chapter"] == "why-sqrt"
+    assert _claim(chapter="", correction="See the why-sqrt chapter.")["chapter"] == ""
 
 
 def test_verdict_counts_counts_every_verdict_including_zeros():
@@ -87,6 +103,8 @@ def test_missing_targets_finds_unlabelled_anchors(tmp_path):
         ({"quote": ""}, ValueError, "quote"),
         ({"correction": 3}, TypeError, "correction"),
         ({"translation": "  "}, ValueError, "translation"),
+        ({"chapter": "why-sqrt-x"}, ValueError, "chapter"),
+        ({"chapter": 3}, TypeError, "chapter"),
     ],
 )
 def test_claim_bad_input(kw, exc, name):
@@ -107,7 +125,7 @@ def test_claim_lists_bad_input(tmp_path):
         A.missing_targets([_claim()], tmp_path / "none.ipynb")
 
 
-def test_body_lost_claims_share_one_row_per_source():
+def test_every_claim_has_its_own_row_with_its_chapter_lost_headings_last():
     lost = [
         _claim(
             source="003",
@@ -118,11 +136,14 @@ def test_body_lost_claims_share_one_row_per_source():
         )
         for i in range(3)
     ]
-    t = A.table_html([_claim(source="003", anchor="audit-x"), *lost])
+    t = A.table_html([*lost, _claim(source="003", anchor="audit-x", chapter="why-sqrt")])
     html = t.html
-    assert html.count("<tr class=") == 2 and html.count("ws-verdict-body-lost") == 1
-    assert all(f'#audit-l{i}">topic {i}</a>' in html for i in range(3))
-    assert "3 headings or figures" in html and 'href="../book/multi-head.html"' in html
+    assert html.count("<tr class=") == 4 and html.count("ws-verdict-body-lost") == 3
+    assert all(f'#audit-l{i}">check</a>' in html for i in range(3))
+    assert html.index("#audit-x") < html.index("#audit-l0"), "claims before lost headings"
+    assert html.count('<td><a href="../book/multi-head.html">multi-head</a></td>') == 2
+    assert '<td><a href="../book/why-sqrt.html">why-sqrt</a></td>' in html
+    assert html.count("(outside the book)") == 1
     assert "4 claims" in t.text and "3 body lost" in t.text
 
 

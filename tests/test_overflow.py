@@ -281,7 +281,6 @@ def test_classifier_bad_input():
     [
         (o.online_softmax_figure, o.describe_online_softmax_figure, {"step": 3}),
         (o.saturation_figure, o.describe_saturation_figure, {"scale": 8.0, "correct": True}),
-        (o.exp_range_figure, o.describe_exp_range_figure, {}),
     ],
 )
 def test_figures_and_alt_text(make, describe, params):

@@ -61,7 +61,28 @@ PAPER = {
         "with full dimensionality."
     ),
 }
-_FIELDS = ("source", "quote", "translation", "verdict", "correction", "anchor")
+_FIELDS = ("source", "quote", "translation", "verdict", "correction", "anchor", "chapter")
+
+
+#: The book's main chapters. A claim's ``chapter`` names the one that treats its topic
+#: correctly (the audit table links it), and a correction that names one (e.g. "see the
+#: why-sqrt chapter") links to it. ``tests/test_audit.py`` checks each one exists.
+CHAPTERS = (
+    "variance-proof",
+    "softmax-sharpness",
+    "why-sqrt",
+    "classifier-softmax",
+    "dk-sizing",
+    "multi-head",
+    "mqa-gqa",
+    "separate-qk",
+    "dot-vs-additive",
+    "softmax-overflow",
+    "positional-encoding",
+    "layernorm-vs-batchnorm",
+    "modern-practice",
+)
+_CHAPTER_RE = re.compile(r"(?<![\w/-])(" + "|".join(map(re.escape, CHAPTERS)) + r")(?![\w-])")
 
 
 def _text(name: str, value) -> str:
@@ -73,15 +94,24 @@ def _text(name: str, value) -> str:
 
 
 def claim(
-    source: str, quote: str, translation: str, verdict: str, correction: str, anchor: str
+    source: str,
+    quote: str,
+    translation: str,
+    verdict: str,
+    correction: str,
+    anchor: str,
+    chapter: str | None = None,
 ) -> dict:
     """One audited claim as a dict with the keys ``source, quote, translation, verdict,
-    correction, anchor``; every field is checked.
+    correction, anchor, chapter``; every field is checked.
 
     ``source`` is one of :data:`SOURCES`, ``verdict`` one of :data:`VERDICTS`, and
     ``anchor`` the MyST target of the notebook section that checks the claim: it must
     start with ``audit-`` and use only lowercase letters, digits and hyphens. Quotes
     must stay short (<= 80 characters): the appendix quotes, it does not copy.
+    ``chapter`` is the main chapter (one of :data:`CHAPTERS`) that treats the topic
+    correctly, ``""`` if the book does not treat it; ``None`` takes the first chapter the
+    correction names (``""`` if it names none).
     """
     source = _text("source", source)
     if source not in SOURCES:
@@ -101,13 +131,22 @@ def claim(
         raise ValueError(
             f"anchor must look like 'audit-xyz' (lowercase, digits, hyphens), got {anchor!r}"
         )
+    correction = _text("correction", correction)
+    if chapter is None:
+        named = _CHAPTER_RE.findall(correction)
+        chapter = named[0] if named else ""
+    if not isinstance(chapter, str):
+        raise TypeError(f"chapter must be a string or None, got {type(chapter).__name__}")
+    if chapter and chapter not in CHAPTERS:
+        raise ValueError(f"chapter must be one of {CHAPTERS} or '', got {chapter!r}")
     return {
         "source": source,
         "quote": quote,
         "translation": _text("translation", translation),
         "verdict": verdict,
-        "correction": _text("correction", correction),
+        "correction": correction,
         "anchor": anchor,
+        "chapter": chapter,
     }
 
 
@@ -145,25 +184,6 @@ class HTML:
         return {"text/html": self.html, "text/plain": self.text}
 
 
-#: The book's chapters; a correction that names one (e.g. "see the why-sqrt chapter")
-#: links to it in the audit table. ``tests/test_audit.py`` checks each one exists.
-CHAPTERS = (
-    "variance-proof",
-    "softmax-sharpness",
-    "why-sqrt",
-    "classifier-softmax",
-    "dk-sizing",
-    "multi-head",
-    "mqa-gqa",
-    "separate-qk",
-    "dot-vs-additive",
-    "softmax-overflow",
-    "positional-encoding",
-    "layernorm-vs-batchnorm",
-)
-_CHAPTER_RE = re.compile(r"(?<![\w/-])(" + "|".join(map(re.escape, CHAPTERS)) + r")(?![\w-])")
-
-
 def _link_chapters(escaped: str) -> str:
     return _CHAPTER_RE.sub(r'<a href="../book/\1.html">\1</a>', escaped)
 
@@ -171,40 +191,24 @@ def _link_chapters(escaped: str) -> str:
 def _row(c: dict, target: str) -> str:
     e = {k: html.escape(val) for k, val in c.items()}
     css = "ws-verdict-" + c["verdict"].replace(" ", "-")
+    claim_cell = f'<span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em>'
+    chapter = _link_chapters(e["chapter"]) if c["chapter"] else "(outside the book)"
     return (
-        f'<tr class="{css}"><td>{e["source"]}</td>'
-        f'<td><span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em></td>'
+        f'<tr class="{css}"><td>{e["source"]}</td><td>{claim_cell}</td>'
         f"<td><strong>{e['verdict']}</strong></td>"
         f"<td>{_link_chapters(e['correction'])} "
-        f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td></tr>'
-    )
-
-
-def _lost_row(source: str, lost: list[dict], target: str) -> str:
-    """One row for all of a source's "body lost" claims: the lost headings, each linking its check."""
-    items = "; ".join(
-        f'<a href="{html.escape(target)}#{c["anchor"]}">{html.escape(c["translation"])}</a>'
-        for c in lost
-    )
-    chapters = sorted({m for c in lost for m in _CHAPTER_RE.findall(c["correction"])})
-    covered = ", ".join(_link_chapters(ch) for ch in chapters)
-    return (
-        f'<tr class="ws-verdict-body-lost"><td>{source}</td>'
-        f"<td>{len(lost)} heading{'s' if len(lost) != 1 else ''} or figure"
-        f"{'s' if len(lost) != 1 else ''} without content: {items}</td>"
-        f"<td><strong>body lost</strong></td>"
-        f"<td>Answered and checked in the notebook (follow each link)"
-        f"{'; covered by ' + covered if covered else ''}.</td></tr>"
+        f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td><td>{chapter}</td></tr>'
     )
 
 
 def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
-    """The audit table, sorted by source; each row links to the notebook section with its check.
+    """The audit table, one row per claim, sorted by source (a post's "body lost" headings
+    after its claims); each row links to the notebook section with its check.
 
-    Columns: source, quote (Chinese, with the English translation under it), verdict, what
-    is actually true. A source's "body lost" claims share one row, listing the lost headings.
-    ``target`` is the page that holds the checks (rows link to ``target#anchor``). Everything
-    is HTML-escaped.
+    Columns: post, claim (the Chinese quote with the English translation under it), verdict,
+    what the computation shows (with a link to its check) and the main chapter that treats
+    the topic. ``target`` is the page that holds the checks (rows link to ``target#anchor``).
+    Everything is HTML-escaped.
     """
     claims = _check_claims(claims)
     target = _text("target", target)
@@ -212,12 +216,11 @@ def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
     for source in sorted({c["source"] for c in claims}):
         mine = [c for c in claims if c["source"] == source]
         rows += [_row(c, target) for c in mine if c["verdict"] != "body lost"]
-        lost = [c for c in mine if c["verdict"] == "body lost"]
-        if lost:
-            rows.append(_lost_row(source, lost, target))
+        rows += [_row(c, target) for c in mine if c["verdict"] == "body lost"]
     head = (
-        '<thead><tr><th scope="col">source</th><th scope="col">claim (quote, translation)</th>'
-        '<th scope="col">verdict</th><th scope="col">what is true (and the check)</th></tr></thead>'
+        '<thead><tr><th scope="col">post</th><th scope="col">claim (quote, translation)</th>'
+        '<th scope="col">verdict</th><th scope="col">what the computation shows (check)</th>'
+        '<th scope="col">chapter</th></tr></thead>'
     )
     body = (
         '<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'

@@ -9,8 +9,7 @@ Used by two chapters:
   :func:`masked_softmax` (safe handling of fully masked rows),
   :func:`online_softmax_trace`, :func:`online_softmax` and :func:`online_attention` (the
   blockwise softmax of FlashAttention), :func:`online_lse_exp2` (its exp2 form and the
-  log-sum-exp it keeps for the backward pass), with the figures :func:`exp_range_figure` and
-  :func:`online_softmax_figure`;
+  log-sum-exp it keeps for the backward pass), with the figure :func:`online_softmax_figure`;
 * ``classifier-softmax``: :func:`cross_entropy_grad`, :func:`saturation_gradients`,
   :func:`output_logit_variance` and :data:`OUTPUT_INITS`, with the figure
   :func:`saturation_figure`.
@@ -52,8 +51,6 @@ __all__ = [
     "online_attention",
     "LOG2E",
     "online_lse_exp2",
-    "exp_range_figure",
-    "describe_exp_range_figure",
     "online_softmax_figure",
     "describe_online_softmax_figure",
     "cross_entropy_grad",
@@ -537,57 +534,6 @@ def describe_online_softmax_figure(
     return (
         f"Online softmax of {x.size} logits in blocks of {t.block_size}, after block {step} of "
         f"{nb}: {change}; running maximum m = {t.m[i]:.3f}, running sum ℓ = {t.l[i]:.3f}{end}."
-    )
-
-
-def exp_range_figure() -> Figure:
-    """For each dtype, the interval of x where exp(x) is finite and non-zero (symlog axis)."""
-    fig, (ax,) = new_figure(figsize=(6.4, 2.6))
-    for i, name in enumerate(FLOAT_DTYPES):
-        lim = exp_limits(name)
-        ax.plot(
-            [lim["underflow"], lim["overflow"]],
-            [i, i],
-            color=COLORS["scaled"],
-            lw=6,
-            solid_capstyle="butt",
-        )
-        ax.plot([lim["normal"], lim["overflow"]], [i, i], color=COLORS["unscaled"], lw=2)
-        ax.annotate(
-            f"{lim['overflow']:.4g}",
-            (lim["overflow"], i),
-            xytext=(4, 4),
-            textcoords="offset points",
-            fontsize=8,
-        )
-        ax.annotate(
-            f"{lim['underflow']:.4g}",
-            (lim["underflow"], i),
-            xytext=(-4, 4),
-            textcoords="offset points",
-            fontsize=8,
-            ha="right",
-        )
-    ax.set_yticks(range(len(FLOAT_DTYPES)), FLOAT_DTYPES)
-    ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlim(-2000, 2000)
-    ax.set_ylim(-0.6, len(FLOAT_DTYPES) - 0.3)
-    ax.axvline(0, color="0.7", lw=0.8)
-    ax.set_xlabel("x (symmetric log scale)")
-    ax.set_title("exp(x) finite and non-zero (thick); a normal number (thin red)", fontsize=10)
-    return fig
-
-
-def describe_exp_range_figure() -> str:
-    """Alt text for :func:`exp_range_figure`."""
-    parts = []
-    for name in FLOAT_DTYPES:
-        lim = exp_limits(name)
-        parts.append(f"{name}: from {lim['underflow']:.4g} to {lim['overflow']:.4g}")
-    return (
-        "Horizontal bars of the x range where exp(x) is finite and non-zero: "
-        + "; ".join(parts)
-        + "."
     )
 
 

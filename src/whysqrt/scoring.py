@@ -165,11 +165,13 @@ def score_spread(d_k: int, n: int = 4000, seed: int = 0) -> dict:
 
 
 def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
-    """Histograms of unscaled dot, scaled dot and additive scores on one fixed axis."""
+    """Left: histograms of unscaled dot, scaled dot and additive scores on one fixed axis.
+    Right: the additive attention's tanh unit outputs under its 1/d_k initialisation and
+    under N(0, 1) weights, with the share of saturated units (|tanh| > 0.99)."""
     d_k, n = v.positive_int("d_k", d_k), v.positive_int("n", n)
-    dot, add, bound, _, _ = _spread_samples(d_k, n, seed)
+    dot, add, bound, pre, _ = _spread_samples(d_k, n, seed)
     s = score_spread(d_k, n, seed)
-    fig, (ax,) = new_figure()
+    fig, (ax, ax2) = new_figure(ncols=2, figsize=(9.6, 3.6))
     bins = np.linspace(-40, 40, 161)
     style = {"bins": bins, "density": True, "histtype": "stepfilled"}
     ax.hist(
@@ -194,6 +196,29 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
     ax.set_ylabel("density")
     ax.set_title(f"scores for standard normal q, k with $d_k$ = {d_k}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
+    units = np.linspace(-1, 1, 41)
+    for values, color, ls, label in (
+        (
+            np.tanh(pre).ravel(),
+            "#009E73",
+            "-",
+            f"entries N(0, 1/d_k): {s['saturated']:.0%} saturated",
+        ),
+        (
+            np.tanh(pre * np.sqrt(d_k)).ravel(),
+            "0.3",
+            "--",
+            f"entries N(0, 1): {s['saturated_unit']:.0%} saturated",
+        ),
+    ):
+        ax2.hist(
+            values, bins=units, density=True, histtype="step", lw=2, ls=ls, color=color, label=label
+        )
+    ax2.set_xlim(-1.05, 1.05)
+    ax2.set_ylim(0, 12)
+    ax2.set_xlabel("tanh unit output (additive attention, $d_a$ = 64)")
+    ax2.set_title("saturated units sit at ±1 and pass no gradient", fontsize=10)
+    ax2.legend(fontsize=8, frameon=False, loc="upper center")
     return fig
 
 
@@ -201,9 +226,11 @@ def describe_score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) ->
     """Alt text for :func:`score_spread_figure` at the same parameters."""
     s = score_spread(d_k, n, seed)
     return (
-        f"Histograms of {n:,} scores at d_k = {d_k}: the unscaled dot product has standard "
+        f"Left, histograms of {n:,} scores at d_k = {d_k}: the unscaled dot product has standard "
         f"deviation {s['dot']:.2f}, the scaled one {s['scaled']:.2f}, and the additive score "
-        f"{s['additive']:.2f}, inside its bound of ±{s['bound']:.1f}."
+        f"{s['additive']:.2f}, inside its bound of ±{s['bound']:.1f}. Right, the additive "
+        f"attention's tanh outputs: {s['saturated']:.0%} of units saturated with 1/d_k weights, "
+        f"{s['saturated_unit']:.0%} with N(0, 1) weights."
     )
 
 
