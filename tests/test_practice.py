@@ -1,4 +1,4 @@
-"""whysqrt.practice: log n scaling, QK-norm training, PyTorch's default initialisation."""
+"""whysqrt.practice: log n scaling, QK-norm training, soft-capping, Gemma's scale."""
 
 import math
 
@@ -41,46 +41,6 @@ def test_solve_sigma_hits_the_target_entropy():
     s = pr.solve_sigma(256, 3.0, rows=50, seed=2)
     assert pr.noise_entropy([256], [s], rows=50, seed=2)[0, 0] == pytest.approx(3.0, abs=1e-6)
     assert pr.solve_sigma(256, 4.0, rows=50, seed=2) < s  # higher entropy, smaller sigma
-
-
-def test_linear_init_variance_is_one_third_over_fan_in():
-    rng = np.random.default_rng(0)
-    w, b = pr.torch_linear_init(512, 2000, rng)
-    assert np.abs(w).max() <= 1 / math.sqrt(512)
-    assert np.abs(b).max() <= 1 / math.sqrt(512)
-    # U(-a, a) has variance a^2/3 with a = 1/sqrt(fan_in)
-    assert w.var() == pytest.approx(1 / (3 * 512), rel=0.01)
-    assert pr.torch_linear_init(8, 3, rng, bias=False)[1].tolist() == [0.0, 0.0, 0.0]
-
-
-def test_xavier_bound():
-    w = pr.xavier_uniform(512, 1536, np.random.default_rng(1))
-    assert w.shape == (1536, 512)
-    assert np.abs(w).max() <= math.sqrt(6 / 2048)
-    assert w.var() == pytest.approx(1 / 1024, rel=0.01)
-
-
-def test_predicted_logit_variance_hand_values():
-    assert pr.predicted_logit_variance("linear-nobias", 512, 8, scaled=False) == pytest.approx(
-        64 / 9
-    )
-    assert pr.predicted_logit_variance("linear-nobias", 512, 8) == pytest.approx(1 / 9)
-    assert pr.predicted_logit_variance("mha", 512, 8) == pytest.approx(1 / 4)
-    assert pr.predicted_logit_variance("linear", 512, 8) > 1 / 9
-
-
-@pytest.mark.parametrize("scheme", ["linear", "linear-nobias", "mha"])
-def test_monte_carlo_logit_variance_agrees_with_prediction(scheme):
-    mc, se = pr.init_logit_variance(
-        scheme, d_model=128, n_heads=4, n_weights=10, n_pairs=400, seed=2
-    )
-    assert abs(mc - pr.predicted_logit_variance(scheme, 128, 4)) < 4 * se
-
-
-def test_monte_carlo_would_catch_a_wrong_bound():
-    # with the default a = 0 (He uniform) instead of sqrt(5), the variance is 6x larger
-    mc, se = pr.init_logit_variance("linear-nobias", d_model=128, n_heads=4, seed=3)
-    assert abs(mc - 36 * pr.predicted_logit_variance("linear-nobias", 128, 4)) > 10 * se
 
 
 # ------------------------------------------------------------------ QK-norm
@@ -209,7 +169,6 @@ def test_figures_and_descriptions():
     assert f"{s['loss']:.3f} ± {s['loss-se']:.3f}" in text  # alt text prints the prose's numbers
     assert isinstance(pr.extrapolation_row(256, True), Figure)
     assert "256 keys" in pr.describe_extrapolation_row(256, True)
-    assert r"\begin{array}" in pr.init_variance_latex(d_model=64, n_heads=4)
 
 
 # ------------------------------------------------------------------ bad input
@@ -236,9 +195,6 @@ def test_figures_and_descriptions():
         (lambda: pr.softcap_tv([-1.0], 50.0), "sigmas"),
         (lambda: pr.extrapolation_row(5000), "n"),
         (lambda: pr.qk_logits(np.ones((2, 3)), np.ones((2, 4, 5)), False), "q"),
-        (lambda: pr.predicted_logit_variance("adam"), "scheme"),
-        (lambda: pr.predicted_logit_variance("linear", 512, 7), "d_model"),
-        (lambda: pr.init_logit_variance("xavier"), "scheme"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):
