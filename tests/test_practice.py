@@ -77,6 +77,21 @@ def test_qk_gradients_match_finite_differences(variant):
     assert not np.allclose(2 * g_q, num_q)  # the comparison can fail
 
 
+@pytest.mark.parametrize("variant", ["plain", "norm", "norm+gain", "clip"])
+def test_training_logits_are_the_chapters_qk_logits(variant):
+    # qk_loss_and_grads computes the logits inline (reusing them backwards); they must be
+    # the logits of qk_logits, the function the chapter prints
+    rng = np.random.default_rng(7)
+    w_q, w_k = rng.standard_normal((2, 2, 5, 4))
+    x0, x, t = pr._qk_batch(rng, 6, 4, 4, 0.5, runs=2)
+    gamma = np.array([0.5, 3.0])
+    s = pr.qk_loss_and_grads(w_q, w_k, x0, x, t, variant, gamma)[4]
+    q, k = x0 @ w_q.transpose(0, 2, 1), np.einsum("rbnd,rkd->rbnk", x, w_k)
+    g = gamma if variant == "norm+gain" else np.ones(2)
+    ref = pr.qk_logits(q, k, variant in ("norm", "norm+gain"), g[:, None])
+    np.testing.assert_allclose(s, ref, rtol=1e-12, atol=1e-12)
+
+
 def test_runs_are_independent_and_paired():
     # one run of a vectorised batch equals the same run alone: the run axis does not mix
     rng = np.random.default_rng(5)

@@ -455,7 +455,14 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
     k = np.matmul(x.reshape(runs, batch * n, d_model), w_k.transpose(0, 2, 1)).reshape(
         runs, batch, n, d_k
     )
-    s = qk_logits(q, k, variant in ("norm", "norm+gain"), gamma[:, None])
+    if variant in ("plain", "clip"):
+        s = _dot(q, k) / np.sqrt(d_k)
+    else:  # qk_logits with QK-norm, keeping u = q/|q|, w = k/|k| and cos for the backward pass
+        qn = np.sqrt(np.sum(q * q, axis=-1, keepdims=True))
+        kn = np.sqrt(np.sum(k * k, axis=-1, keepdims=True))
+        u, w = q / qn, k / kn
+        cos = _dot(u, w)
+        s = (np.sqrt(d_k) * gamma[:, None, None]) * cos
     logp, _ = _log_softmax(s)
     pick = (np.arange(runs)[:, None], np.arange(batch)[None, :], t)
     loss = -logp[pick].mean(axis=1)
@@ -467,17 +474,11 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
         dk = g[..., None] * q[:, :, None, :] / np.sqrt(d_k)
         d_gamma = np.zeros(runs)
     else:
-        qn, kn = (
-            np.linalg.norm(q, axis=-1, keepdims=True),
-            np.linalg.norm(k, axis=-1, keepdims=True),
-        )
-        u, w = q / qn, k / kn
         scale = np.sqrt(d_k) * gamma[:, None, None]
         du = scale * np.matmul(g[:, :, None, :], w)[:, :, 0]
         dw = scale[..., None] * g[..., None] * u[:, :, None, :]
         dq = (du - np.sum(du * u, axis=-1, keepdims=True) * u) / qn
         dk = (dw - np.sum(dw * w, axis=-1, keepdims=True) * w) / kn
-        cos = _dot(u, w)
         d_gamma = np.sqrt(d_k) * np.sum(g * cos, axis=(1, 2))
         if variant == "norm":
             d_gamma = np.zeros(runs)
