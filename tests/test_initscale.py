@@ -41,11 +41,31 @@ def test_pytorch_defaults_do_not_depend_on_width_and_agree_with_practice(d_model
     assert IS.predicted_logit_variance("fan-in", d_model) == pytest.approx(1.0)
     lin = IS.predicted_logit_variance("linear", d_model)
     assert lin == pytest.approx((1 / 3 + 1 / (3 * d_model)) ** 2)
-    # one quantity, two modules: the modern-practice chapter's numbers must agree
-    for scheme in ("linear", "mha"):
-        assert IS.predicted_logit_variance(scheme, d_model) == pytest.approx(
-            ws.practice.predicted_logit_variance(scheme, d_model, 1)
-        )
+    assert IS.component_variance("linear", d_model) == pytest.approx(1 / 3 + 1 / (3 * d_model))
+    assert IS.component_variance("mha", d_model) == pytest.approx(1 / 2)
+
+
+def test_linear_init_variance_is_one_third_over_fan_in():
+    rng = np.random.default_rng(0)
+    w, b = IS.torch_linear_init(512, 2000, rng)
+    assert np.abs(w).max() <= 1 / math.sqrt(512)
+    assert np.abs(b).max() <= 1 / math.sqrt(512)
+    # U(-a, a) has variance a^2/3 with a = 1/sqrt(fan_in)
+    assert w.var() == pytest.approx(1 / (3 * 512), rel=0.01)
+    assert IS.torch_linear_init(8, 3, rng, bias=False)[1].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_xavier_bound():
+    w = IS.xavier_uniform(512, 1536, np.random.default_rng(1))
+    assert w.shape == (1536, 512)
+    assert np.abs(w).max() <= math.sqrt(6 / 2048)
+    assert w.var() == pytest.approx(1 / 1024, rel=0.01)
+
+
+def test_monte_carlo_would_catch_a_wrong_bound():
+    # with kaiming_uniform_'s default a = 0 instead of sqrt(5) the weight variance is 6x larger
+    mc, se = IS.logit_variance_mc("linear", 128, 32, n_weights=10, seed=3)
+    assert abs(mc - 36 * IS.predicted_logit_variance("linear", 128)) > 10 * se
 
 
 @pytest.mark.parametrize("init", list(IS.INITS))
@@ -61,8 +81,8 @@ def test_monte_carlo_exact_input_average_matches_sampled_tokens():
     """The closed-form average over token pairs equals brute-force sampling of tokens."""
     rng = np.random.default_rng(7)
     d_model, d_k, n = 32, 4, 200_000
-    w_q, b_q = ws.practice.torch_linear_init(d_model, d_model, rng, True, rows=d_k)
-    w_k, b_k = ws.practice.torch_linear_init(d_model, d_model, rng, True, rows=d_k)
+    w_q, b_q = IS.torch_linear_init(d_model, d_model, rng, True, rows=d_k)
+    w_k, b_k = IS.torch_linear_init(d_model, d_model, rng, True, rows=d_k)
     x = rng.standard_normal((2, n, d_model))
     z = np.sum((x[0] @ w_q.T + b_q) * (x[1] @ w_k.T + b_k), axis=1) / math.sqrt(d_k)
     frob = np.sum((w_q @ w_q.T) * (w_k @ w_k.T))

@@ -1,4 +1,4 @@
-"""whysqrt.practice: log n scaling, QK-norm training, PyTorch's default initialisation."""
+"""whysqrt.practice: log n scaling, QK-norm training, soft-capping, Gemma's scale."""
 
 import math
 
@@ -43,46 +43,6 @@ def test_solve_sigma_hits_the_target_entropy():
     assert pr.solve_sigma(256, 4.0, rows=50, seed=2) < s  # higher entropy, smaller sigma
 
 
-def test_linear_init_variance_is_one_third_over_fan_in():
-    rng = np.random.default_rng(0)
-    w, b = pr.torch_linear_init(512, 2000, rng)
-    assert np.abs(w).max() <= 1 / math.sqrt(512)
-    assert np.abs(b).max() <= 1 / math.sqrt(512)
-    # U(-a, a) has variance a^2/3 with a = 1/sqrt(fan_in)
-    assert w.var() == pytest.approx(1 / (3 * 512), rel=0.01)
-    assert pr.torch_linear_init(8, 3, rng, bias=False)[1].tolist() == [0.0, 0.0, 0.0]
-
-
-def test_xavier_bound():
-    w = pr.xavier_uniform(512, 1536, np.random.default_rng(1))
-    assert w.shape == (1536, 512)
-    assert np.abs(w).max() <= math.sqrt(6 / 2048)
-    assert w.var() == pytest.approx(1 / 1024, rel=0.01)
-
-
-def test_predicted_logit_variance_hand_values():
-    assert pr.predicted_logit_variance("linear-nobias", 512, 8, scaled=False) == pytest.approx(
-        64 / 9
-    )
-    assert pr.predicted_logit_variance("linear-nobias", 512, 8) == pytest.approx(1 / 9)
-    assert pr.predicted_logit_variance("mha", 512, 8) == pytest.approx(1 / 4)
-    assert pr.predicted_logit_variance("linear", 512, 8) > 1 / 9
-
-
-@pytest.mark.parametrize("scheme", ["linear", "linear-nobias", "mha"])
-def test_monte_carlo_logit_variance_agrees_with_prediction(scheme):
-    mc, se = pr.init_logit_variance(
-        scheme, d_model=128, n_heads=4, n_weights=10, n_pairs=400, seed=2
-    )
-    assert abs(mc - pr.predicted_logit_variance(scheme, 128, 4)) < 4 * se
-
-
-def test_monte_carlo_would_catch_a_wrong_bound():
-    # with the default a = 0 (He uniform) instead of sqrt(5), the variance is 6x larger
-    mc, se = pr.init_logit_variance("linear-nobias", d_model=128, n_heads=4, seed=3)
-    assert abs(mc - 36 * pr.predicted_logit_variance("linear-nobias", 128, 4)) > 10 * se
-
-
 # ------------------------------------------------------------------ QK-norm
 
 
@@ -115,6 +75,21 @@ def test_qk_gradients_match_finite_differences(variant):
     np.testing.assert_allclose(g_gamma, num_g, rtol=1e-5, atol=1e-8)
     assert (np.abs(num_g).max() > 1e-3) == (variant == "norm+gain")
     assert not np.allclose(2 * g_q, num_q)  # the comparison can fail
+
+
+@pytest.mark.parametrize("variant", ["plain", "norm", "norm+gain", "clip"])
+def test_training_logits_are_the_chapters_qk_logits(variant):
+    # qk_loss_and_grads computes the logits inline (reusing them backwards); they must be
+    # the logits of qk_logits, the function the chapter prints
+    rng = np.random.default_rng(7)
+    w_q, w_k = rng.standard_normal((2, 2, 5, 4))
+    x0, x, t = pr._qk_batch(rng, 6, 4, 4, 0.5, runs=2)
+    gamma = np.array([0.5, 3.0])
+    s = pr.qk_loss_and_grads(w_q, w_k, x0, x, t, variant, gamma)[4]
+    q, k = x0 @ w_q.transpose(0, 2, 1), np.einsum("rbnd,rkd->rbnk", x, w_k)
+    g = gamma if variant == "norm+gain" else np.ones(2)
+    ref = pr.qk_logits(q, k, variant in ("norm", "norm+gain"), g[:, None])
+    np.testing.assert_allclose(s, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_runs_are_independent_and_paired():
@@ -209,7 +184,6 @@ def test_figures_and_descriptions():
     assert f"{s['loss']:.3f} ± {s['loss-se']:.3f}" in text  # alt text prints the prose's numbers
     assert isinstance(pr.extrapolation_row(256, True), Figure)
     assert "256 keys" in pr.describe_extrapolation_row(256, True)
-    assert r"\begin{array}" in pr.init_variance_latex(d_model=64, n_heads=4)
 
 
 # ------------------------------------------------------------------ bad input
@@ -236,9 +210,6 @@ def test_figures_and_descriptions():
         (lambda: pr.softcap_tv([-1.0], 50.0), "sigmas"),
         (lambda: pr.extrapolation_row(5000), "n"),
         (lambda: pr.qk_logits(np.ones((2, 3)), np.ones((2, 4, 5)), False), "q"),
-        (lambda: pr.predicted_logit_variance("adam"), "scheme"),
-        (lambda: pr.predicted_logit_variance("linear", 512, 7), "d_model"),
-        (lambda: pr.init_logit_variance("xavier"), "scheme"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

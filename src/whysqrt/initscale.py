@@ -19,7 +19,9 @@ standard deviation such as GPT-2's 0.02 gives (0.02^2 d_model)^2.
 * :func:`logit_variance_mc` - a seeded Monte Carlo over independent weight draws;
 * :func:`init_width_table` - initialisation × width as a table to glue whole.
 
-The numpy copies of PyTorch's initialisers live in :mod:`whysqrt.practice`.
+* :func:`torch_linear_init`, :func:`xavier_uniform` - numpy copies of PyTorch's initialisers.
+
+Used by in-brief (the table) and modern-practice (PyTorch's defaults).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import math
 import numpy as np
 
 from . import _validate as v
-from .practice import torch_linear_init, xavier_uniform
 from .tables import Table, table
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "predicted_logit_variance",
     "logit_variance_mc",
     "init_width_table",
+    "torch_linear_init",
+    "xavier_uniform",
 ]
 
 #: GPT-2's ``initializer_range`` (Hugging Face ``GPT2Config``): every weight ~ N(0, 0.02^2).
@@ -51,6 +54,41 @@ INITS = {
     "normal": "N(0, std²), fixed std",
     "fan-in": "N(0, 1/d_model)",
 }
+
+
+def torch_linear_init(fan_in: int, fan_out: int, rng, bias: bool = True, rows: int | None = None):
+    """numpy copy of ``torch.nn.Linear.reset_parameters``: weight (fan_out, fan_in) and bias.
+
+    ``rows`` draws only the first rows (outputs) of the weight and bias, with the
+    same distribution (one attention head's slice of a larger projection).
+
+    kaiming_uniform_(a=sqrt(5)): gain = sqrt(2 / (1 + a^2)) = sqrt(1/3),
+    std = gain / sqrt(fan_in), bound = sqrt(3) std = 1 / sqrt(fan_in); the bias is
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) too. Each entry has variance 1 / (3 fan_in).
+    """
+    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
+    rows = fan_out if rows is None else v.positive_int("rows", rows)
+    a = math.sqrt(5.0)
+    gain = math.sqrt(2.0 / (1 + a**2))
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan_in)
+    weight = rng.uniform(-bound, bound, size=(rows, fan_in))
+    b = (
+        rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), size=rows)
+        if bias
+        else np.zeros(rows)
+    )
+    return weight, b
+
+
+def xavier_uniform(fan_in: int, fan_out: int, rng, rows: int | None = None) -> np.ndarray:
+    """numpy copy of ``torch.nn.init.xavier_uniform_``: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
+
+    ``rows`` draws only the first rows of the (fan_out, fan_in) matrix.
+    """
+    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
+    rows = fan_out if rows is None else v.positive_int("rows", rows)
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=(rows, fan_in))
 
 
 def _init(init) -> str:

@@ -1,4 +1,4 @@
-"""Modern practice, with numbers: log n scaling, QK-norm, PyTorch's default initialisation.
+"""Modern practice, with numbers: log n scaling, QK-norm, soft-capping, Gemma's scale.
 
 Used by the ``modern-practice`` chapter.
 
@@ -11,9 +11,11 @@ Used by the ``modern-practice`` chapter.
 * :func:`qk_logits`, :func:`qk_loss_and_grads`, :func:`qk_train`: a tiny Adam run of
   one attention layer, with and without normalised queries and keys
   (:func:`qk_norm_figure`);
-* :func:`torch_linear_init`, :func:`xavier_uniform`, :func:`predicted_logit_variance`,
-  :func:`init_logit_variance`: PyTorch's default initialisations reimplemented in
-  numpy and the logit variance they give (:func:`init_variance_latex`).
+* :func:`softcap`, :func:`softcap_tv`: Gemma 2's logit soft-capping (:func:`softcap_figure`);
+  :func:`query_scale_latex`: Gemma's ``query_pre_attn_scalar``.
+
+PyTorch's default initialisations and the logit variance they give live in
+:mod:`whysqrt.initscale` (one formula for every page).
 """
 
 from __future__ import annotations
@@ -53,11 +55,6 @@ __all__ = [
     "describe_qk_norm_figure",
     "qk_lr_figure",
     "describe_qk_lr_figure",
-    "torch_linear_init",
-    "xavier_uniform",
-    "predicted_logit_variance",
-    "init_logit_variance",
-    "init_variance_latex",
     "softcap",
     "softcap_slope",
     "softcap_tv",
@@ -458,7 +455,14 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
     k = np.matmul(x.reshape(runs, batch * n, d_model), w_k.transpose(0, 2, 1)).reshape(
         runs, batch, n, d_k
     )
-    s = qk_logits(q, k, variant in ("norm", "norm+gain"), gamma[:, None])
+    if variant in ("plain", "clip"):
+        s = _dot(q, k) / np.sqrt(d_k)
+    else:  # qk_logits with QK-norm, keeping u = q/|q|, w = k/|k| and cos for the backward pass
+        qn = np.sqrt(np.sum(q * q, axis=-1, keepdims=True))
+        kn = np.sqrt(np.sum(k * k, axis=-1, keepdims=True))
+        u, w = q / qn, k / kn
+        cos = _dot(u, w)
+        s = (np.sqrt(d_k) * gamma[:, None, None]) * cos
     logp, _ = _log_softmax(s)
     pick = (np.arange(runs)[:, None], np.arange(batch)[None, :], t)
     loss = -logp[pick].mean(axis=1)
@@ -470,17 +474,11 @@ def qk_loss_and_grads(w_q, w_k, x0, x, t, variant: str = "plain", gamma=None):
         dk = g[..., None] * q[:, :, None, :] / np.sqrt(d_k)
         d_gamma = np.zeros(runs)
     else:
-        qn, kn = (
-            np.linalg.norm(q, axis=-1, keepdims=True),
-            np.linalg.norm(k, axis=-1, keepdims=True),
-        )
-        u, w = q / qn, k / kn
         scale = np.sqrt(d_k) * gamma[:, None, None]
         du = scale * np.matmul(g[:, :, None, :], w)[:, :, 0]
         dw = scale[..., None] * g[..., None] * u[:, :, None, :]
         dq = (du - np.sum(du * u, axis=-1, keepdims=True) * u) / qn
         dk = (dw - np.sum(dw * w, axis=-1, keepdims=True) * w) / kn
-        cos = _dot(u, w)
         d_gamma = np.sqrt(d_k) * np.sum(g * cos, axis=(1, 2))
         if variant == "norm":
             d_gamma = np.zeros(runs)
@@ -687,133 +685,6 @@ def describe_qk_lr_figure(runs, last: int = 50) -> str:
         )
         parts.append(f"{QK_LABELS[r.variant]}: final loss {pairs}")
     return "Final loss and largest logit against the Adam learning rate. " + "; ".join(parts) + "."
-
-
-# ------------------------------------------------------------ PyTorch initialisation
-
-
-def torch_linear_init(fan_in: int, fan_out: int, rng, bias: bool = True, rows: int | None = None):
-    """numpy copy of ``torch.nn.Linear.reset_parameters``: weight (fan_out, fan_in) and bias.
-
-    ``rows`` draws only the first rows (outputs) of the weight and bias, with the
-    same distribution (one attention head's slice of a larger projection).
-
-    kaiming_uniform_(a=sqrt(5)): gain = sqrt(2 / (1 + a^2)) = sqrt(1/3),
-    std = gain / sqrt(fan_in), bound = sqrt(3) std = 1 / sqrt(fan_in); the bias is
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) too. Each entry has variance 1 / (3 fan_in).
-    """
-    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
-    rows = fan_out if rows is None else v.positive_int("rows", rows)
-    a = math.sqrt(5.0)
-    gain = math.sqrt(2.0 / (1 + a**2))
-    bound = math.sqrt(3.0) * gain / math.sqrt(fan_in)
-    weight = rng.uniform(-bound, bound, size=(rows, fan_in))
-    b = (
-        rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), size=rows)
-        if bias
-        else np.zeros(rows)
-    )
-    return weight, b
-
-
-def xavier_uniform(fan_in: int, fan_out: int, rng, rows: int | None = None) -> np.ndarray:
-    """numpy copy of ``torch.nn.init.xavier_uniform_``: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
-
-    ``rows`` draws only the first rows of the (fan_out, fan_in) matrix.
-    """
-    fan_in, fan_out = v.positive_int("fan_in", fan_in), v.positive_int("fan_out", fan_out)
-    rows = fan_out if rows is None else v.positive_int("rows", rows)
-    bound = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-bound, bound, size=(rows, fan_in))
-
-
-INIT_SCHEMES = ("linear", "linear-nobias", "mha")
-
-
-def _component_variance(scheme: str, d_model: int) -> float:
-    if scheme == "linear":
-        return 1 / 3 + 1 / (3 * d_model)
-    if scheme == "linear-nobias":
-        return 1 / 3
-    if scheme == "mha":
-        # xavier_uniform_ on the packed (3 d_model, d_model) in-projection, zero bias
-        return d_model * 2 / (d_model + 3 * d_model)
-    raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
-
-
-def predicted_logit_variance(
-    scheme: str = "linear", d_model: int = 512, n_heads: int = 8, scaled: bool = True
-) -> float:
-    """Var[q·k] (or of q·k/sqrt(d_k)) at initialisation for unit-variance inputs of two different tokens.
-
-    Each component of q and k has variance sigma^2 (1/3 plus the bias's 1/(3 d_model)
-    for nn.Linear); q·k sums d_k uncorrelated products of variance sigma^4.
-    """
-    d_model, n_heads = v.positive_int("d_model", d_model), v.positive_int("n_heads", n_heads)
-    if d_model % n_heads:
-        raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
-    var = _component_variance(scheme, d_model) ** 2
-    return var if scaled else var * (d_model // n_heads)
-
-
-def init_logit_variance(
-    scheme: str = "linear",
-    d_model: int = 512,
-    n_heads: int = 8,
-    n_weights: int = 10,
-    n_pairs: int = 500,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Monte Carlo Var[q·k/sqrt(d_k)] for one head and its standard error.
-
-    ``n_weights`` independent initialisations, each scoring ``n_pairs`` pairs of
-    different tokens with standard normal components.
-    """
-    _component_variance(scheme, 1)  # validates the name
-    d_model, n_heads = v.positive_int("d_model", d_model), v.positive_int("n_heads", n_heads)
-    n_weights, n_pairs = v.positive_int("n_weights", n_weights), v.positive_int("n_pairs", n_pairs)
-    if d_model % n_heads:
-        raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
-    d_k = d_model // n_heads
-    rng = np.random.default_rng(seed)
-    logits = []
-    for _ in range(n_weights):
-        if scheme == "mha":  # the query and key rows of one packed (3 d_model, d_model) matrix
-            w_q, w_k = (xavier_uniform(d_model, 3 * d_model, rng, rows=d_k) for _ in range(2))
-            b_q = b_k = 0.0
-        else:
-            bias = scheme == "linear"
-            w_q, b_q = torch_linear_init(d_model, d_model, rng, bias, rows=d_k)
-            w_k, b_k = torch_linear_init(d_model, d_model, rng, bias, rows=d_k)
-        x = rng.standard_normal((2, n_pairs, d_model))
-        q, k = x[0] @ w_q.T + b_q, x[1] @ w_k.T + b_k
-        logits.append(np.sum(q * k, axis=1) / np.sqrt(d_k))
-    z = np.concatenate(logits)
-    var = z.var()
-    se = np.sqrt(max(np.mean((z - z.mean()) ** 4) - var**2, 0.0) / z.size)
-    return float(var), float(se)
-
-
-def init_variance_latex(d_model: int = 512, n_heads: int = 8, seed: int = 0) -> str:
-    """A LaTeX array (for ``ws.math``): component variance, predicted and sampled logit variance."""
-    names = {
-        "linear": r"\texttt{nn.Linear}\text{ default}",
-        "linear-nobias": r"\texttt{nn.Linear}\text{, bias=False}",
-        "mha": r"\texttt{nn.MultiheadAttention}",
-    }
-    rows = []
-    for scheme in INIT_SCHEMES:
-        mc, se = init_logit_variance(scheme, d_model, n_heads, seed=seed)
-        rows.append(
-            rf"{names[scheme]} & {_component_variance(scheme, d_model):.4f} & "
-            rf"{predicted_logit_variance(scheme, d_model, n_heads, scaled=False):.3f} & "
-            rf"{predicted_logit_variance(scheme, d_model, n_heads):.4f} & {mc:.4f} \pm {se:.4f}"
-        )
-    header = (
-        r"\text{initialisation} & \operatorname{Var}[q_i] & \operatorname{Var}[q\cdot k]"
-        r" & \operatorname{Var}[q\cdot k/\sqrt{d_k}] & \text{Monte Carlo}"
-    )
-    return r"\begin{array}{lcccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
 
 
 def softcap(s, cap: float) -> np.ndarray:

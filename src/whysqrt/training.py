@@ -9,8 +9,8 @@ Used by the ``why-sqrt`` chapter.
   ``tests/test_training.py``); :func:`batched_grads` is the same for many runs at once;
 * :func:`logit_change` (closed form) and :func:`logit_step` (measured): how far one
   SGD or Adam step moves the logits, as a function of d_k and alpha;
-* :func:`train_many` trains many (seed, alpha, learning rate) runs at once for a fixed
-  number of steps; :func:`race` trains until a loss threshold, with early stopping, and
+* :func:`race` trains many (seed, alpha, learning rate) runs until a loss threshold, with
+  early stopping, and
   :func:`race_sweep` runs it for every width and optimizer of the chapter's experiment
   (d_k growing at a fixed input width, or the input width growing at a fixed d_k).
 
@@ -44,7 +44,6 @@ __all__ = [
     "batched_logits",
     "batched_grads",
     "adam_update",
-    "train_many",
     "Sweep",
     "predicted_slope",
     "fit_power",
@@ -445,67 +444,6 @@ def _parabola_min(x: np.ndarray, y: np.ndarray) -> float:
     if a <= 0:
         return float(x[m])
     return float(np.clip(-b / (2 * a), x0, x2))
-
-
-def train_many(
-    d_k: int,
-    alphas,
-    lrs,
-    optimizer: str = "sgd",
-    seeds: int = 5,
-    steps: int = 150,
-    batch: int = 16,
-    task_kwargs: dict | None = None,
-    dtype=np.float32,
-) -> np.ndarray:
-    """Train every (seed, alpha, learning rate) at once; returns the loss per step (T, S, A, L).
-
-    Seed r draws its own data stream and its own initial W_Q, W_K (entries
-    N(0, 1/d_model)); within a seed every alpha and learning rate sees the same
-    data and the same initial weights, so they differ only by c and lr. ``dtype``:
-    float32 (the default) is about 1.5 times faster; the tests compare float64 runs
-    with a plain loop over :func:`loss_and_grads`.
-    """
-    d_k, seeds = v.positive_int("d_k", d_k), v.positive_int("seeds", seeds)
-    steps, batch = v.positive_int("steps", steps), v.positive_int("batch", batch)
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    alphas = tuple(v.in_range("alphas", a, 0.0, 2.0) for a in alphas)
-    lrs = tuple(v.finite_float("lrs", x, positive=True) for x in lrs)
-    if not alphas or not lrs:
-        raise ValueError("alphas and lrs must not be empty")
-    kw = {"d_model": 8, **(task_kwargs or {})}
-    tasks = [
-        make_soft_task(steps * batch, rng=np.random.default_rng(1000 + r), **kw)
-        for r in range(seeds)
-    ]
-    d_model = kw["d_model"]
-    x = np.stack([t.x for t in tasks]).reshape(seeds, steps, batch, *tasks[0].x.shape[1:])
-    vals = np.stack([t.values for t in tasks]).reshape(
-        seeds, steps, batch, *tasks[0].values.shape[1:]
-    )
-    y = np.stack([t.y for t in tasks]).reshape(seeds, steps, batch, -1)
-    x, vals, y = (a.astype(dtype) for a in (x, vals, y))
-    n_a, n_l = len(alphas), len(lrs)
-    c = np.repeat(np.array(alphas) * 0 + d_k ** -np.array(alphas), n_l)  # (M,) runs = alpha x lr
-    lr = np.tile(np.array(lrs), n_a)[None, :, None, None]
-    init = [init_params(d_model, d_k, seed=r) for r in range(seeds)]
-    wq = np.repeat(np.stack([p["W_Q"] for p in init])[:, None], n_a * n_l, axis=1)
-    wk = np.repeat(np.stack([p["W_K"] for p in init])[:, None], n_a * n_l, axis=1)
-    wq, wk, c, lr = (a.astype(dtype) for a in (wq, wk, c, lr))
-    moments = [np.zeros_like(wq) for _ in range(4)]
-    out = np.empty((steps, seeds, n_a * n_l))
-    for t in range(steps):
-        out[t], gq, gk = batched_grads(wq, wk, c, x[:, t], vals[:, t], y[:, t])
-        if optimizer == "sgd":
-            dq, dk = -lr * gq, -lr * gk
-        else:
-            dq, moments[0], moments[1] = adam_update(gq, moments[0], moments[1], t + 1, lr)
-            dk, moments[2], moments[3] = adam_update(gk, moments[2], moments[3], t + 1, lr)
-        wq, wk = wq + dq, wk + dk
-    if not np.all(np.isfinite(out)):
-        raise FloatingPointError("lrs: a learning rate made the weights overflow; use smaller ones")
-    return out.reshape(steps, seeds, n_a, n_l)
 
 
 # -- steps to a loss threshold -------------------------------------------------
