@@ -16,7 +16,8 @@ Modules:
 * :mod:`whysqrt.sharpness` - how the logit scale sharpens the softmax (softmax-sharpness)
 * :mod:`whysqrt.initscale` - the logit variance each initialisation gives, across widths (in-brief)
 * :mod:`whysqrt.longcontext` - long-context temperatures as deployed (YaRN, Qwen, Llama 4)
-* :mod:`whysqrt.practice` - log n scaling, QK-norm, PyTorch's default init (modern-practice)
+* :mod:`whysqrt.practice` - log n scaling, QK-norm, soft-capping (modern-practice)
+* :mod:`whysqrt.tinytransformer` - a two-layer numpy Transformer: logit growth vs learning rate
 * :mod:`whysqrt.training` - d_k**-alpha scaling and a small training experiment (why-sqrt)
 * :mod:`whysqrt.diagrams` - the data flow, the geometry of q·k, the failure modes (in-brief)
 * :mod:`whysqrt.plots` - pure ``params -> Figure`` functions
@@ -48,6 +49,7 @@ from . import (
     sharpness,
     symbolic,
     tables,
+    tinytransformer,
     training,
 )
 from .experiments import DK_GRID
@@ -102,6 +104,7 @@ __all__ = [
     "softmax_jacobian",
     "symbolic",
     "table",
+    "tinytransformer",
     "tables",
     "training",
 ]

@@ -1,8 +1,8 @@
 """A two-layer Transformer in numpy: attention-logit growth with and without QK-norm as Adam's
 learning rate rises (the small-scale experiment of Wortsman et al. 2023, in miniature).
 
-Not used by a notebook (it does not fit the book's build budget); the modern-practice chapter
-states what it would cost. :func:`lr_sweep` is the experiment, :func:`loss_and_grads` the model
+Not run by the build (it does not fit the book's build budget): modern-practice's exercise has the
+reader run it in a kernel. :func:`lr_sweep` is the experiment, :func:`loss_and_grads` the model
 with its hand-derived backward pass (checked against finite differences in
 ``tests/test_tinytransformer.py``).
 
