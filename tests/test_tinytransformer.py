@@ -89,3 +89,21 @@ def test_a_high_learning_rate_grows_the_plain_logits_far_more():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         call()
+
+
+def test_the_chapter_exercise_call_runs():
+    """modern-practice's exercise asks the reader to run this call: it must exist and work
+    (shortened here to a few steps; the reader runs the default budget)."""
+    import re
+    from pathlib import Path
+
+    import whysqrt as ws
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "modern-practice.md").read_text()
+    call = re.search(r"`ws\.tinytransformer\.lr_sweep\(([^`]*)\)`", text)
+    assert call, "modern-practice no longer shows the lr_sweep call"
+    result = eval(f"ws.tinytransformer.lr_sweep({call.group(1)}, steps=6, last=3)", {"ws": ws})
+    for field in re.findall(r'result\.mean_se\("(\w+)"', text):
+        for variant in ws.tinytransformer.VARIANTS:
+            mean, se = result.mean_se(field, variant)
+            assert mean.shape == se.shape == (3,)
