@@ -49,8 +49,6 @@ __all__ = [
     "fit_power",
     "logit_step_figure",
     "describe_logit_step_figure",
-    "sweep_figure",
-    "describe_sweep_figure",
     "race_grads",
     "race",
     "race_sweep",
@@ -703,102 +701,6 @@ def _y_label(sweep: Sweep) -> str:
     if sweep.measure == "steps":
         return f"steps to loss < {sweep.threshold:g}"
     return "final loss"
-
-
-def _lr_axes(ax, sweep: Sweep, opt: str, bottom: float, top: float) -> None:
-    lrs = np.asarray(sweep.lrs[opt])
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom, top)
-    ax.minorticks_off()  # minor log ticks cost most of the drawing time of a frame
-    ax.set_yticks(
-        10
-        ** np.arange(np.log10(bottom), np.log10(top) + 1e-9, 1 if sweep.measure == "steps" else 3)
-    )
-    decades = np.arange(np.ceil(np.log10(lrs[0])), np.floor(np.log10(lrs[-1])) + 1)
-    ax.set_xticks(10**decades)
-    ax.set_xlabel("learning rate")
-
-
-def _limits(sweep: Sweep) -> tuple[float, float]:
-    mean = sweep.loss.mean(axis=-1)
-    if sweep.reached is not None:
-        mean = mean[sweep.reached.all(axis=-1)]
-    bottom = 10 ** np.floor(np.log10(max(float(mean.min()), 1e-12)))
-    top = (
-        10 ** np.ceil(np.log10(float(mean.max()) * 1.5))
-        if sweep.measure == "steps"
-        else 3 * float(sweep.loss.max())
-    )
-    return bottom, top
-
-
-def sweep_figure(sweep: Sweep, alpha: float = 0.5) -> Figure:
-    """Final loss, or steps to the threshold, against the learning rate at one alpha: one
-    panel per optimizer and one line per width (mean ± s.e. over seeds; triangles: the
-    best learning rate)."""
-    if not isinstance(sweep, Sweep):
-        raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
-    alpha = v.in_range("alpha", alpha, 0.0, 2.0)
-    sweep.index(sweep.optimizers[0], sweep.d_ks[0], alpha)
-    fig, axes = new_figure(len(sweep.optimizers))
-    shades = np.linspace(0.35, 1.0, len(sweep.d_ks))
-    col = ALPHA_COLORS.get(alpha, COLORS["theory"])
-    bottom, top = _limits(sweep)
-    name = WIDTH_LABELS[sweep.width]
-    for ax, opt in zip(axes, sweep.optimizers):
-        lrs = np.asarray(sweep.lrs[opt])
-        for d, shade in zip(sweep.d_ks, shades):
-            mean, se = sweep.curve(opt, d, alpha)
-            ax.errorbar(
-                lrs,
-                mean,
-                yerr=se,
-                fmt="o-",
-                ms=3,
-                lw=1,
-                color=col,
-                alpha=shade,
-                label=f"{name} = {d}",
-            )
-            best = 10 ** sweep.best_log_lr(opt, d, alpha).mean()
-            ax.plot([best], [0.6 * top], "v", color=col, alpha=shade, ms=6)
-        if sweep.uniform_loss is not None:
-            ax.axhline(sweep.uniform_loss, color=COLORS["theory"], lw=0.8, ls="--")
-        _lr_axes(ax, sweep, opt, bottom, top)
-        slope, err = sweep.shift(opt, alpha)
-        ax.set_title(
-            f"{OPTIMIZER_NAMES[opt]}, α = {alpha:g}: lr* ∝ {name}$^{{{slope:.2f}}}$", fontsize=10
-        )
-    axes[0].set_ylabel(_y_label(sweep))
-    axes[0].legend(fontsize=7, frameon=False, loc="lower left")
-    return fig
-
-
-def describe_sweep_figure(sweep: Sweep, alpha: float = 0.5) -> str:
-    """Alt text for :func:`sweep_figure` at the same parameters."""
-    parts = []
-    w = sweep.width
-    for opt in sweep.optimizers:
-        slope, err = sweep.shift(opt, alpha)
-        bests = ", ".join(
-            f"{10 ** sweep.best_log_lr(opt, d, alpha).mean():.3g} at {w} = {d}" for d in sweep.d_ks
-        )
-        steps = ""
-        if sweep.measure == "steps":
-            steps = (
-                " and needs "
-                + ", ".join(f"{sweep.steps_summary(opt, d, alpha)[0]:.0f}" for d in sweep.d_ks)
-                + " steps there"
-            )
-        parts.append(
-            f"with {OPTIMIZER_NAMES[opt]} the best learning rate is {bests}{steps}, so it scales as "
-            f"{w} to the power {slope:.2f} ± {err:.2f}"
-        )
-    return (
-        f"{_y_label(sweep).capitalize()} against the learning rate at alpha = {alpha:g}, one curve "
-        f"per {w}: " + "; ".join(parts) + "."
-    )
 
 
 def _optimum(sweep: Sweep, opt: str, d: int, a: float) -> tuple[float, float, float, float]:
