@@ -126,6 +126,7 @@ def test_bibliography_entries_are_complete_and_unique():
         assert entry.persons.get("author") or "howpublished" in entry.fields, key
 
 
+CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f\x7f]")
 LONG_GLUE = re.compile(r"\{glue:[a-z]*\}`[^`]*\.ipynb::|:doc:\s*\.\./notebooks/")
 
 
@@ -137,6 +138,9 @@ def chapter_source_problems(text: str, max_line: int = 300) -> list[str]:
             problems.append(f"line {n}: long-form glue reference; use {{num}} or {{paste}}")
         if len(line) > max_line:
             problems.append(f"line {n}: {len(line)} characters; glue a long table whole")
+        if CONTROL.search(line):
+            # e.g. a TAB where a script's unescaped "\\t" ate the start of "\\text"
+            problems.append(f"line {n}: a control character (tab?) in prose or math")
     return problems
 
 
@@ -150,6 +154,7 @@ def test_the_prose_check_catches_long_glue_and_long_lines():
     assert chapter_source_problems(long_ref)
     assert chapter_source_problems("```{glue:any} k\n:doc: ../notebooks/x.ipynb\n```")
     assert chapter_source_problems("a " * 200)
+    assert chapter_source_problems("$d_{" + "\t" + "ext{model}}$")  # "\\text" lost to a tab
     assert chapter_source_problems("{num}`key:.3f` and\n```{paste} fig\n```") == []
 
 
