@@ -126,6 +126,31 @@ def test_bibliography_entries_are_complete_and_unique():
         assert entry.persons.get("author") or "howpublished" in entry.fields, key
 
 
+def citation_clashes(text: str) -> list[list[str]]:
+    """Groups of entries that an author-year citation would print alike ("Dao, 2026" twice)."""
+    import collections
+
+    import pybtex.database
+
+    groups = collections.defaultdict(list)
+    for key, entry in pybtex.database.parse_string(text, "bibtex").entries.items():
+        people = entry.persons.get("author")
+        who = people[0].last_names if people else [entry.fields.get("howpublished", key)]
+        groups[(" ".join(who), entry.fields["year"])].append(key)
+    return [sorted(keys) for keys in groups.values() if len(keys) > 1]
+
+
+def test_author_year_citations_are_unambiguous():
+    """Two works by one author in one year carry 2026a, 2026b (their years are distinct)."""
+    assert citation_clashes((ROOT / "references.bib").read_text(encoding="utf-8")) == []
+
+
+def test_the_clash_check_catches_a_repeated_author_year():
+    one = "@misc{%s, author = {Dao, Tri}, title = {%s}, year = {%s}}\n"
+    assert citation_clashes(one % ("a", "A", "2026") + one % ("b", "B", "2026")) == [["a", "b"]]
+    assert citation_clashes(one % ("a", "A", "2026a") + one % ("b", "B", "2026b")) == []
+
+
 CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f\x7f]")
 LONG_GLUE = re.compile(r"\{glue:[a-z]*\}`[^`]*\.ipynb::|:doc:\s*\.\./notebooks/")
 

@@ -206,3 +206,36 @@ def test_every_chapter_depends_on_the_notebooks_it_pastes_from():
         assert wanted <= have, f"{docname} is not re-read when {sorted(wanted - have)} change"
         checked += bool(wanted)
     assert checked >= 10, "expected most chapters to paste from notebooks"
+
+
+# --- Titles as text ---------------------------------------------------------------------
+
+from whysqrt.sphinx_ext import tex_to_text  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "tex, text",
+    [
+        (r"\sqrt{d_k}", "√dₖ"),
+        (r"q\cdot k", "q·k"),
+        ("d_k", "dₖ"),
+        ("W_Q", "W_Q"),
+        (r"d_{\text{model}}", "d_model"),
+        (r"\alpha", "α"),
+    ],
+)
+def test_title_math_becomes_unicode_text(tex, text):
+    assert tex_to_text(tex) == text
+
+
+def test_page_titles_keep_the_root_and_subscripts():
+    """<title>, the print header and prev/next links are text: "Why √dₖ, not dₖ or 1"."""
+    root = Path(__file__).resolve().parents[1]
+    page = root / "_build" / "html" / "book" / "why-sqrt.html"
+    if not page.exists():
+        pytest.fail("_build/html is missing: run `make book` first")
+    html = page.read_text(encoding="utf-8")
+    assert "<title>Why √dₖ, not dₖ or 1" in html
+    assert "\\sqrt" not in html.split("<body")[1].split('id="print-main-content"')[0]
+    prev = (root / "_build" / "html" / "book" / "synthesis.html").read_text(encoding="utf-8")
+    assert 'title="Why √dₖ, not dₖ or 1"' in prev

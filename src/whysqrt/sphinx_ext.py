@@ -50,6 +50,10 @@ from pathlib import Path
 from docutils import nodes
 from myst_nb.ext.glue.directives import PasteAnyDirective
 from myst_nb.ext.glue.roles import PasteTextRole
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.alpha import Style as AlphaStyle
+from pybtex.style.labels.alpha import LabelStyle as AlphaLabels
+from pybtex.style.template import field, sentence
 from sphinx.application import Sphinx
 from sphinx.locale import _ as _translate
 from sphinx.util import logging
@@ -234,6 +238,73 @@ def raw_math_to_nodes(doctree) -> int:
 def _doctree_resolved(app: Sphinx, doctree, docname) -> None:
     if app.builder.format == "html":
         raw_math_to_nodes(doctree)
+
+
+_SUBSCRIPTS = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_TEX_WORDS = {r"\cdot": "·", r"\times": "×", r"\alpha": "α", r"\ell": "ℓ", r"\top": "ᵀ"}
+
+
+def tex_to_text(tex: str) -> str:
+    """Plain Unicode for the small TeX of a chapter title: ``\\sqrt{d_k}`` -> ``√dₖ``.
+
+    Browser tabs, bookmarks, the print header and prev/next links show a page's title as text;
+    without this they dropped the root and the subscripts ("Why dk, not dk or 1"). A subscript
+    with no Unicode form stays as ``_X`` (``W_Q``).
+    """
+    text = re.sub(r"\\text\{([^{}]*)\}", r"\1", tex)
+    for word, char in _TEX_WORDS.items():
+        space = r"\s*" if char in "·×" else ""  # binary operators close up: q·k
+        text = re.sub(r"\s*" * bool(space) + re.escape(word) + r"(?![a-zA-Z])" + space, char, text)
+
+    def sub(m: re.Match) -> str:
+        body = m.group(1) or m.group(2)
+        if all(c in _SUBSCRIPTS for c in body):
+            return "".join(_SUBSCRIPTS[c] for c in body)
+        return "_" + body
+
+    text = re.sub(r"_\{([^{}]*)\}|_(\w)", sub, text)
+    text = re.sub(r"\\sqrt\{([^{}]*)\}", r"√\1", text)
+    text = re.sub(r"\\[a-zA-Z]+", "", text).replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _plain_titles(app: Sphinx, doctree) -> None:
+    """Title copies used as text (tab title, toctree, prev/next) carry their math as Unicode."""
+    env = app.env
+    for store in (env.titles, env.longtitles):
+        title = store.get(env.docname)
+        if title is None:
+            continue
+        for math in list(title.findall(nodes.math)):
+            math.replace_self(nodes.Text(tex_to_text(math.astext())))
+
+
+class YearSuffixLabels(AlphaLabels):
+    """alpha labels that keep a year's letter: 2026a gives "Dao26a", not "Dao6a".
+
+    Two works by one author in one year carry years 2026a and 2026b in references.bib, so the
+    author-year citations in the text ("Dao, 2026a") and the list's labels both tell them apart.
+    """
+
+    def format_label(self, entry):
+        label = super().format_label(entry)
+        year = entry.fields.get("year", "")
+        m = re.fullmatch(r"(\d{4})([a-z])", year)
+        return label[:-2] + m[1][2:] + m[2] if m else label
+
+
+class BibliographyStyle(AlphaStyle):
+    """pybtex's alpha style with :class:`YearSuffixLabels`, printing titles as written.
+
+    alpha puts titles in sentence case, which broke the names of code it cites
+    ("config_671b.json", "llama4textattention", "qk-norm"); a code reference must match the file.
+    """
+
+    default_label_style = "whysqrt-year-suffix"
+
+    def format_title(self, e, which_field, as_sentence=True):
+        title = field(which_field)
+        return sentence[title] if as_sentence else title
 
 
 def fontawesome_icons(script: str) -> dict[str, dict[str, tuple[int, int, str]]]:
@@ -440,9 +511,12 @@ class CompanionPaste(PasteAnyDirective):
 
 
 def setup(app: Sphinx) -> dict:
+    register_plugin("pybtex.style.labels", "whysqrt-year-suffix", YearSuffixLabels)
+    register_plugin("pybtex.style.formatting", "whysqrt", BibliographyStyle)
     app.add_html_math_renderer(MATH_RENDERER, (_visit_math, None), (_visit_displaymath, None))
     app.connect("config-inited", _config_inited)
     app.connect("doctree-resolved", _doctree_resolved)
+    app.connect("doctree-read", _plain_titles, priority=900)  # after Sphinx's TitleCollector
     app.connect("build-finished", _write_icon_css)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
     app.connect("html-page-context", _defer_scripts, priority=1000)
