@@ -260,3 +260,25 @@ def test_query_scale_table():
         pr.query_scale_latex({"bad": (64, 2, 32, 0)})
     assert isinstance(pr.softcap_figure(30.0), Figure)
     assert "0.42" in pr.describe_softcap_figure(50.0)
+
+
+def test_sink_weight():
+    # equal logits: a sink at the same value takes 1/(n+1); e^b/(n+e^b) in general
+    assert pr.sink_weight(np.zeros(128), 0.0) == pytest.approx(1 / 129)
+    assert pr.sink_weight(np.zeros(128), 5.0) == pytest.approx(math.exp(5) / (128 + math.exp(5)))
+    # stable for large logits, and shift-invariant
+    assert pr.sink_weight(np.full(4, 1000.0), 1000.0) == pytest.approx(0.2)
+    rows = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    w = pr.sink_weight(rows, np.array([0.5, 2.0]))
+    ref = np.exp([0.5, 2.0]) / (np.exp(rows).sum(axis=1) + np.exp([0.5, 2.0]))
+    np.testing.assert_allclose(w, ref)
+    assert pr.sink_weight(np.zeros(8), 3.0) > pr.sink_weight(np.zeros(8), 2.0)
+    with pytest.raises(ValueError, match="^logits"):
+        pr.sink_weight([np.nan, 0.0], 0.0)
+    with pytest.raises(ValueError, match="^sink"):
+        pr.sink_weight([0.0, 0.0], np.inf)
+
+
+def test_query_scale_header_names_no_head_index():
+    text = pr.query_scale_latex({"a": (4608, 32, 128, 144)})
+    assert r"\sqrt a" not in text and "d_{\\text{pre}}" in text

@@ -12,7 +12,8 @@ Used by the ``modern-practice`` chapter.
   one attention layer, with and without normalised queries and keys
   (:func:`qk_norm_figure`);
 * :func:`softcap`, :func:`softcap_tv`: Gemma 2's logit soft-capping (:func:`softcap_figure`);
-  :func:`query_scale_latex`: Gemma's ``query_pre_attn_scalar``.
+  :func:`query_scale_latex`: Gemma's ``query_pre_attn_scalar``;
+* :func:`sink_weight`: the share of a row that gpt-oss's learned sink logit takes.
 
 PyTorch's default initialisations and the logit variance they give live in
 :mod:`whysqrt.initscale` (one formula for every page).
@@ -31,6 +32,7 @@ from .plots import COLORS, new_figure, note
 from .training import adam_update
 
 __all__ = [
+    "sink_weight",
     "log_n_multiplier",
     "noise_entropy",
     "entropy_approx",
@@ -761,7 +763,8 @@ def describe_softcap_figure(cap: float = 50.0) -> str:
 def query_scale_latex(models: dict) -> str:
     """A LaTeX array of attention scales: model -> (d_model, h, head size, query_pre_attn_scalar).
 
-    Columns: head size d_k, d_model/h, the scalar under the root, the logit factor relative to
+    Columns: head size d_k, d_model/h, the scalar under the root (d_pre, the page's name for
+    ``query_pre_attn_scalar``), the logit factor relative to
     1/sqrt(d_k) (sqrt(d_k / scalar)) and the logit variance at initialisation for
     unit-variance q and k components (d_k / scalar, 1 for 1/sqrt(d_k)).
     """
@@ -776,7 +779,21 @@ def query_scale_latex(models: dict) -> str:
             rf"{math.sqrt(d_k / scalar):.3f} & {d_k / scalar:.3f}"
         )
     header = (
-        r"\text{model} & d_k & d_{\text{model}}/h & \text{scalar } a \text{ in } 1/\sqrt a"
-        r" & \sqrt{d_k/a} & \operatorname{Var}[s]"
+        r"\text{model} & d_k & d_{\text{model}}/h & d_{\text{pre}} \text{ in } 1/\sqrt{d_{\text{pre}}}"
+        r" & \sqrt{d_k/d_{\text{pre}}} & \operatorname{Var}[s]"
     )
     return r"\begin{array}{lccccc}" + header + r"\\ \hline " + r" \\ ".join(rows) + r"\end{array}"
+
+
+def sink_weight(logits, sink) -> np.ndarray:
+    """Weight a per-row sink logit ``b`` takes: e^b / (e^b + sum_j e^{s_j}) over the last axis.
+
+    gpt-oss appends one learned logit per head to every row of attention logits, takes the
+    softmax and drops the sink's column, so the weights on real keys sum to 1 minus this.
+    Computed stably as exp(b - logsumexp(s, b)).
+    """
+    logits = v.finite_array("logits", logits)
+    sink = v.finite_array("sink", sink, ndim_min=0)
+    m = np.maximum(logits.max(axis=-1), sink)
+    total = np.exp(logits - m[..., None]).sum(axis=-1) + np.exp(sink - m)
+    return np.exp(sink - m) / total
