@@ -45,6 +45,9 @@ def test_mistral_window_gives_the_papers_eightfold_saving_at_32k():
     assert rows["Gemma 2 27B"]["fraction"] == pytest.approx(0.75)
     gemma3 = (10 * 131072 + 52 * 1024) / (62 * 131072)  # 10 global layers, 52 local of 1,024
     assert rows["Gemma 3 27B"]["fraction"] == pytest.approx(gemma3)
+    gptoss = (18 * 131072 + 18 * 128) / (36 * 131072)  # 18 global layers, 18 local of 128
+    assert rows["gpt-oss-120b"]["fraction"] == pytest.approx(gptoss)
+    assert rows["gpt-oss-120b"]["full"] == H.kv_cache_bytes(36, 131072, 8, 64)
 
 
 def test_per_token_rows():
@@ -76,4 +79,4 @@ def test_bad_input_names_the_parameter(call, name):
 def test_tables_have_one_row_per_configuration():
     assert len(K.per_token_table().cells) == 5
     text = K.window_table().text()
-    assert "Gemma 3 27B" in text and "0.125" in text
+    assert "Gemma 3 27B" in text and "gpt-oss-120b" in text and "0.125" in text

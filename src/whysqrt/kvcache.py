@@ -106,7 +106,9 @@ def cache_bytes(numbers_per_token: int, n: int, windows, batch: int = 1, bytes_p
 #: Published shapes (bib keys in brackets). Llama 2 70B: config.json [meta2023llama2config];
 #: DeepSeek-V3: inference/configs/config_671B.json and class MLA in inference/model.py
 #: [deepseekv3_code]; Mistral 7B v0.1: paper Table 1 [jiang2023mistral]; Gemma 2 27B and
-#: Gemma 3 27B: gemma/config.py, get_config_for_27b and get_config_for_27b_v3 [gemma_pytorch].
+#: Gemma 3 27B: gemma/config.py, get_config_for_27b and get_config_for_27b_v3 [gemma_pytorch];
+#: gpt-oss-120b: gpt_oss/torch/model.py, ModelConfig (36 layers, 128 experts) and AttentionBlock
+#: (window 128 on even layers), context 4,096 x rope_scaling_factor 32 [gptoss_torch_model].
 MODELS = {
     "llama2-70b": {"layers": 80, "h": 64, "g": 8, "d_k": 128},
     "deepseek-v3": {
@@ -143,6 +145,15 @@ MODELS = {
         "window": 1024,
         "context": 131072,
     },
+    "gpt-oss-120b": {
+        "layers": 36,
+        "h": 64,
+        "g": 8,
+        "d_k": 64,
+        "pattern": ("local", None),
+        "window": 128,
+        "context": 131072,
+    },
 }
 
 
@@ -177,14 +188,15 @@ def per_token_rows(models=MODELS) -> list[dict]:
 def window_rows(models=MODELS, mistral_n: int = 32768) -> list[dict]:
     """Whole-sequence bf16 cache with and without each model's sliding-window layers.
 
-    Mistral 7B v0.1 at ``mistral_n`` tokens (the paper's 32k example); Gemma 2 27B and
-    Gemma 3 27B at their own context lengths. ``fraction`` = windowed / all-global.
+    Mistral 7B v0.1 at ``mistral_n`` tokens (the paper's 32k example); Gemma 2 27B,
+    Gemma 3 27B and gpt-oss-120b at their own context lengths. ``fraction`` = windowed / all-global.
     """
     rows = []
     for key, name in (
         ("mistral-7b", "Mistral 7B v0.1"),
         ("gemma2-27b", "Gemma 2 27B"),
         ("gemma3-27b", "Gemma 3 27B"),
+        ("gpt-oss-120b", "gpt-oss-120b"),
     ):
         m = models[key]
         n = m.get("context", mistral_n)
