@@ -254,3 +254,40 @@ def test_extension_bad_input(call, name):
     with pytest.raises(ValueError) as info:
         call()
     assert str(info.value).startswith(name)
+
+
+def _meta_llama3_apply_scaling(freqs, factor=8, low=1, high=4, old=8192):
+    # loop transcription of meta-llama/llama-models models/llama3/reference_impl/model.py
+    out = []
+    for f in freqs:
+        wl = 2 * math.pi / f
+        if wl < old / high:
+            out.append(f)
+        elif wl > old / low:
+            out.append(f / factor)
+        else:
+            s = (old / wl - low) / (high - low)
+            out.append((1 - s) * f / factor + s * f)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dim, base", [(128, 500_000.0), (64, 10_000.0)])
+def test_llama3_matches_meta_reference(dim, base):
+    theta = P.frequencies(dim, base)
+    ours = P.llama3_frequencies(dim, base)
+    np.testing.assert_allclose(ours, _meta_llama3_apply_scaling(theta), rtol=1e-12)
+    stretch = theta / ours
+    assert stretch[0] == pytest.approx(1) and stretch[-1] == pytest.approx(8)
+    assert np.all(np.diff(stretch) >= -1e-12)
+    # Llama 3.1 (d_k 128, base 500,000): 29 pairs kept, 29 divided by 8, 6 in between
+    s = P.frequencies(128, 500_000.0) / P.llama3_frequencies(128)
+    assert [int(np.isclose(s, 1).sum()), int(np.isclose(s, 8).sum())] == [29, 29]
+
+
+def test_llama3_rejects_bad_input():
+    with pytest.raises(ValueError, match="factor"):
+        P.llama3_frequencies(128, factor=0.5)
+    with pytest.raises(ValueError, match="low_freq_factor"):
+        P.llama3_frequencies(128, low_freq_factor=4, high_freq_factor=1)
+    with pytest.raises(ValueError, match="n_train"):
+        P.llama3_frequencies(128, n_train=0)

@@ -438,7 +438,7 @@ def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) ->
     sd = f"standard deviation {res.masked.std(ddof=1):.3f}"
     if res.pad_fraction > 0:
         spread = (
-            f"with padding p = {res.pad_fraction:g} (each other sequence loses a Binomial(15, "
+            f"with padding fraction {res.pad_fraction:g} (each other sequence loses a Binomial(15, "
             f"{res.pad_fraction:g}) number of its 16 tokens, about "
             f"{expected_pad_share(res.batch_size, res.pad_fraction):.0%} of the batch's positions): "
             f"with padding masked the outputs have "

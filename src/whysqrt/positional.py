@@ -43,6 +43,7 @@ __all__ = [
     "describe_shift_plot",
     "yarn_ramp",
     "extended_frequencies",
+    "llama3_frequencies",
     "extension_plot",
     "describe_extension_plot",
 ]
@@ -447,6 +448,37 @@ def extended_frequencies(
         return frequencies(dk, _base(base) * f ** (dk / (dk - 2)))
     ramp = yarn_ramp(dk, n_train, base)
     return theta / f * ramp + theta * (1 - ramp)
+
+
+def llama3_frequencies(
+    d_k: int,
+    base: float = 500_000.0,
+    factor: float = 8,
+    low_freq_factor: float = 1,
+    high_freq_factor: float = 4,
+    n_train: int = 8192,
+) -> np.ndarray:
+    """RoPE frequencies under Llama 3.1's "llama3" scaling (defaults: Llama 3.1's values).
+
+    A numpy transcription of ``apply_scaling`` in meta-llama/llama-models and of
+    ``_compute_llama3_parameters`` in transformers: pairs whose wavelength is below
+    ``n_train / high_freq_factor`` are kept, pairs whose wavelength is above
+    ``n_train / low_freq_factor`` are divided by ``factor``, and in between the frequency is
+    blended with weight ``(n_train / wavelength - low_freq_factor) / (high - low)``.
+    """
+    dk = _d_model(d_k, "d_k")
+    n = v.positive_int("n_train", n_train)
+    f = v.finite_float("factor", factor)
+    if f < 1:
+        raise ValueError(f"factor must be >= 1, got {f!r}")
+    lo = v.finite_float("low_freq_factor", low_freq_factor, positive=True)
+    hi = v.finite_float("high_freq_factor", high_freq_factor, positive=True)
+    if lo >= hi:
+        raise ValueError(f"low_freq_factor must be below high_freq_factor, got {lo!r} >= {hi!r}")
+    theta = frequencies(dk, base)
+    wl = 2 * np.pi / theta
+    smooth = np.clip((n / wl - lo) / (hi - lo), 0.0, 1.0)  # 1 = kept, 0 = divided by factor
+    return (1 - smooth) * theta / f + smooth * theta
 
 
 def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Figure:
