@@ -18,6 +18,9 @@ The layer, for one example with inputs x_0 (query token) and x_1..x_n (key token
 
     q = W_Q x_0,  k_j = W_K x_j,  s_j = c q·k_j with c = d_k**-alpha,
     p = softmax(s),  o = sum_j p_j v_j,  L = 1/2 |o - y|^2.
+
+Here W_Q, W_K are stored d_k x D and act on column vectors; the book writes the transpose in its
+row convention (q = x_0 W_Q with W_Q of shape D x d_k) and calls the target y the teacher's output o*.
 """
 
 from __future__ import annotations
