@@ -307,6 +307,25 @@ def test_online_alt_text_is_grammatical_and_ends_at_direct(step):
     assert ("equals the direct sum" in text) == (step == 6)
 
 
+@pytest.mark.parametrize("step", range(1, 7))
+def test_online_figure_compares_l_with_the_direct_sum_over_the_logits_seen(step):
+    """Review: ℓ is relative to the running max, so it must be compared with the sum over the
+    logits seen so far (relative to their max), not with the final sum over all 24 logits."""
+    x = o._demo_logits(24, 0)
+    t = o.online_softmax_trace(x, 4)
+    done = t.bounds[step - 1][1]
+    m_seen, direct = o._direct_seen(x, done)
+    assert m_seen == pytest.approx(t.m[step - 1]) and direct == pytest.approx(t.l[step - 1])
+    text = o.describe_online_softmax_figure(step)
+    assert f"ℓ = {t.l[step - 1]:.3f}" in text and f"{direct:.3f}" in text.split("ℓ =")[1]
+    final = float(np.exp(x - x.max()).sum())
+    if step < 6:
+        assert f"{final:.3f}" not in text  # the all-logits sum would not match ℓ yet
+    fig = o.online_softmax_figure(step)
+    cells = {c.get_text().get_text() for c in fig.axes[1].tables[0].get_celld().values()}
+    assert f"direct, first {done}" in cells and f"{direct:.3f}" in cells
+
+
 def test_products_rounded_to_float16_cancel_to_nan_not_zero():
     """Issue 17.8: (300, 300)·(300, -300) is 0 with a float32 accumulator, NaN (inf - inf) in float16."""
     q, k = np.array([[300.0, 300.0]]), np.array([[300.0, -300.0]])

@@ -469,12 +469,19 @@ def _online_step(step, n: int, block_size: int, seed: int):
     return x, t, step, factors
 
 
+def _direct_seen(x: np.ndarray, done: int) -> tuple[float, float]:
+    """Maximum and sum of exp(x_j - maximum) over the first ``done`` logits (two passes)."""
+    seen = x[:done]
+    return float(seen.max()), float(np.exp(seen - seen.max()).sum())
+
+
 def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0) -> Figure:
     """The online softmax after ``step`` blocks: logits and running max (left), the state table (right).
 
     The table lists, per block processed so far, the running max m, the factor
     e^(m_old - m_new) that rescales the old sum, and the running sum l; its last row
-    is the direct computation. Used by ``softmax-overflow``.
+    is the direct computation over the logits seen so far (their maximum and the sum of
+    exp(x_j - that maximum)), which l equals at every step. Used by ``softmax-overflow``.
     """
     x, t, step, factors = _online_step(step, n, block_size, seed)
     done = t.bounds[step - 1][1]
@@ -494,12 +501,13 @@ def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed:
         for i in range(step)
     ]
     rows += [["", "", "", ""]] * (len(t.bounds) - step)
-    direct = float(np.exp(x - x.max()).sum())
-    rows.append(["direct", f"{x.max():.3f}", "", f"{direct:.3f}"])
+    m_seen, direct = _direct_seen(x, done)
+    rows.append([f"direct, first {done}", f"{m_seen:.3f}", "", f"{direct:.3f}"])
     ax_t.axis("off")
     table = ax_t.table(
         cellText=rows,
         colLabels=["block", "max $m$", "$e^{m_{old}-m_{new}}$", "sum $\\ell$"],
+        colWidths=[0.34, 0.22, 0.24, 0.2],
         loc="center",
         cellLoc="center",
     )
@@ -525,11 +533,14 @@ def describe_online_softmax_figure(
         change = f"the maximum grew, so the old sum was multiplied by {factors[i]:.3f}"
     else:
         change = "the maximum did not change, so the rescale factor is 1"
-    direct = float(np.exp(x - x.max()).sum())
+    done = t.bounds[i][1]
+    _, direct = _direct_seen(x, done)
     end = (
-        f"; this was the last block, and ℓ equals the direct sum {direct:.3f}"
+        f"; this was the last block, and ℓ equals the direct sum over all {x.size} logits, "
+        f"{direct:.3f}"
         if step == nb
-        else f"; the direct sum over all {x.size} logits is {direct:.3f}"
+        else f"; the direct sum over the {done} logits seen so far, relative to their maximum, "
+        f"is also {direct:.3f}"
     )
     return (
         f"Online softmax of {x.size} logits in blocks of {t.block_size}, after block {step} of "
