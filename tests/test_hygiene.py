@@ -140,6 +140,21 @@ def citation_clashes(text: str) -> list[list[str]]:
     return [sorted(keys) for keys in groups.values() if len(keys) > 1]
 
 
+def bib_stray_lines(text: str) -> list[str]:
+    """Lines outside every entry (a bad merge leaves a lone note or brace, which BibTeX skips)."""
+    stray, depth = [], 0
+    for line in text.splitlines():
+        if depth == 0 and line.strip() and not line.startswith(("@", "%")):
+            stray.append(line)
+        depth += line.count("{") - line.count("}")
+    return stray
+
+
+def test_bibliography_has_nothing_between_entries():
+    assert bib_stray_lines((ROOT / "references.bib").read_text(encoding="utf-8")) == []
+    assert bib_stray_lines("@misc{a, title = {A}, year = {2020}}\n\n}\n") == ["}"]
+
+
 def test_author_year_citations_are_unambiguous():
     """Two works by one author in one year carry 2026a, 2026b (their years are distinct)."""
     assert citation_clashes((ROOT / "references.bib").read_text(encoding="utf-8")) == []
