@@ -125,6 +125,7 @@ DATA_ALT_TEXTS = {
     ("modern-practice.html", "Two panels against the sequence length"),  # extrapolation curves
     ("modern-practice.html", "Final loss and largest logit against the Adam"),  # the sweep
     ("why-sqrt.html", "Best learning rate against the steps to loss"),  # the width regime map
+    ("positional-encoding.html", "The expected scaled logit of a query and key"),  # curve ends
 }
 
 
