@@ -110,6 +110,19 @@ def test_the_table_has_one_row_per_init_and_one_column_per_width():
     assert "<table" in t.html() and "d_model = 256" in t.markdown()
 
 
+def test_largest_weight_at_init_logit_sd_and_saturation():
+    kw = dict(d_model=256, n_keys=64, n_models=6, n_queries=32, seed=0)
+    small, big = (IS.largest_weight_at_init("linear", d_k=d, **kw) for d in (16, 256))
+    for d, r in ((16, small), (256, big)):  # unscaled sd = sqrt(d_k) Var[q_i]
+        pred = math.sqrt(d) * IS.component_variance("linear", 256)
+        assert abs(r["logit_sd"] / pred - 1) < 0.1, (d, r)
+        assert r["rows"] == 6 * 32 and r["median_scaled_se"] > 0
+        assert 1 / 64 < r["median_scaled"] < r["median_unscaled"] <= 1
+    assert big["median_unscaled"] > small["median_unscaled"] + 5 * big["median_unscaled_se"]
+    assert abs(big["median_scaled"] - small["median_scaled"]) < 0.02
+    assert IS.largest_weight_at_init("linear", d_k=16, **kw) == small  # seeded
+
+
 @pytest.mark.parametrize(
     "func, kw, name",
     [
@@ -123,6 +136,9 @@ def test_the_table_has_one_row_per_init_and_one_column_per_width():
         (IS.init_width_table, {"d_models": [768, -1]}, "d_models"),
         (IS.init_width_table, {"inits": ()}, "inits"),
         (IS.init_width_table, {"inits": ("linear", "bad")}, "init"),
+        (IS.largest_weight_at_init, {"d_k": 128, "d_model": 64}, "d_k"),
+        (IS.largest_weight_at_init, {"n_models": 1}, "n_models"),
+        (IS.largest_weight_at_init, {"n_keys": 0}, "n_keys"),
     ],
 )
 def test_bad_input_raises_valueerror_naming_the_parameter(func, kw, name):

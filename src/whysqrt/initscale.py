@@ -42,6 +42,7 @@ __all__ = [
     "init_width_table",
     "torch_linear_init",
     "xavier_uniform",
+    "largest_weight_at_init",
 ]
 
 #: GPT-2's ``initializer_range`` (Hugging Face ``GPT2Config``): every weight ~ N(0, 0.02^2).
@@ -203,3 +204,58 @@ def init_width_table(
         f"unit-variance tokens; in brackets a Monte Carlo over {n_weights} independent "
         f"weight draws (± one standard error over the draws).",
     )
+
+
+def largest_weight_at_init(
+    init: str = "linear",
+    d_model: int = 1024,
+    d_k: int = 64,
+    *,
+    n_keys: int = 512,
+    n_models: int = 24,
+    n_queries: int = 128,
+    std: float = GPT2_STD,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict:
+    """How saturated the softmax starts, with and without 1/sqrt(d_k), at a real initialisation.
+
+    Each of ``n_models`` independent draws initialises one head's W_Q, W_K (and biases) and
+    draws ``n_keys`` key tokens and ``n_queries`` query tokens with independent standard normal
+    components (unit-variance inputs, as after a LayerNorm). Returns the unscaled logit
+    standard deviation (all logits pooled) and, for the unscaled and the scaled logits, the
+    median over all rows of the largest softmax weight with a bootstrap standard error that
+    resamples whole draws (rows of one draw share its weights and keys).
+    """
+    init = _init(init)
+    d_model, d_k = v.positive_int("d_model", d_model), v.positive_int("d_k", d_k)
+    n_keys, n_queries = v.positive_int("n_keys", n_keys), v.positive_int("n_queries", n_queries)
+    n_models, n_boot = v.positive_int("n_models", n_models), v.positive_int("n_boot", n_boot)
+    if n_models < 2:
+        raise ValueError(f"n_models must be at least 2 for a standard error, got {n_models}")
+    if d_k > d_model:
+        raise ValueError(f"d_k must be at most d_model for one head's slice, got {d_k}")
+    std = v.finite_float("std", std, positive=True)
+    rng = np.random.default_rng([seed, d_model, d_k, n_keys, list(INITS).index(init)])
+    largest = {
+        "unscaled": np.empty((n_models, n_queries)),
+        "scaled": np.empty((n_models, n_queries)),
+    }
+    sq = np.empty(n_models)
+    for m in range(n_models):
+        (w_q, b_q), (w_k, b_k) = (_draw(init, d_model, d_k, std, rng) for _ in range(2))
+        x = rng.standard_normal((n_queries + n_keys, d_model)).astype(np.float32)
+        q = x[:n_queries] @ w_q.T.astype(np.float32) + b_q
+        k = x[n_queries:] @ w_k.T.astype(np.float32) + b_k
+        s = (q @ k.T).astype(float)
+        sq[m] = np.mean(s**2)
+        for name, c in (("unscaled", 1.0), ("scaled", 1 / math.sqrt(d_k))):
+            z = c * s
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            largest[name][m] = p.max(axis=1) / p.sum(axis=1)
+    boot = np.random.default_rng([seed, 1]).integers(0, n_models, size=(n_boot, n_models))
+    out = {"logit_sd": float(math.sqrt(sq.mean())), "rows": n_models * n_queries}
+    for name, lw in largest.items():
+        out[f"median_{name}"] = float(np.median(lw))
+        out[f"median_{name}_se"] = float(np.std([np.median(lw[b]) for b in boot], ddof=1))
+    return out
