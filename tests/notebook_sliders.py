@@ -98,6 +98,7 @@ def not_standalone() -> list[str]:
 #: Sliders drawn from an experiment the notebook runs first: the standalone checks
 #: (clipping, alt text) leave them out.
 NOT_STANDALONE = [
+    "dot-vs-additive-spread_slider",  # its look-for pastes the computed saturated share
     "softmax-sharpness-temperature",
     "why-sqrt-sweep_slider",
     "why-sqrt-tradeoff_slider",
