@@ -42,6 +42,13 @@ def test_committed_notebooks_have_no_outputs():
     assert not bad, f"strip these notebooks before committing: {bad}"
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5 cell ids: missing or repeated ids become a hard error in future nbformat."""
+    ids = [cell.get("id") for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+    assert None not in ids and len(ids) == len(set(ids))
+
+
 def test_the_check_catches_a_notebook_with_outputs(tmp_path):
     nb = {
         "cells": [
