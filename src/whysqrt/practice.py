@@ -587,6 +587,14 @@ def qk_train(
     return QKRun(variant, lrs, loss.reshape(shape), max_logit.reshape(shape), gamma.reshape(shape))
 
 
+def _qk_runs(runs) -> list:
+    """``runs`` as a list, refused unless it is a non-empty sequence of :class:`QKRun`."""
+    runs = list(runs)
+    if not runs or not all(isinstance(r, QKRun) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of QKRun")
+    return runs
+
+
 def _mean_se(x: np.ndarray, axis: int = 0):
     """Mean and standard error along ``axis`` (over independent runs)."""
     return x.mean(axis=axis), x.std(axis=axis, ddof=1) / np.sqrt(x.shape[axis])
@@ -594,9 +602,7 @@ def _mean_se(x: np.ndarray, axis: int = 0):
 
 def qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> Figure:
     """Largest |logit| (left) and loss (right) per step: mean over runs, band ± 1 standard error."""
-    runs = list(runs)
-    if not runs or not all(isinstance(r, QKRun) for r in runs):
-        raise TypeError("runs must be a non-empty sequence of QKRun")
+    runs = _qk_runs(runs)
     fig, (left, right) = new_figure(2)
     colors = QK_COLORS
     for r in runs:
@@ -652,9 +658,7 @@ def describe_qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> str:
 
 def qk_lr_figure(runs, last: int = 50) -> Figure:
     """Final loss against the learning rate per variant: mean ± 1 s.e. over runs; diverged runs marked."""
-    runs = list(runs)
-    if not runs or not all(isinstance(r, QKRun) for r in runs):
-        raise TypeError("runs must be a non-empty sequence of QKRun")
+    runs = _qk_runs(runs)
     fig, (left, right) = new_figure(2)
     colors = QK_COLORS
     for r in runs:
