@@ -1,0 +1,76 @@
+"""Build the Chinese edition, or refresh the translation catalogues (issue 19).
+
+    python scripts/edition.py zh        # the Chinese site under _build/html/zh (after the English build)
+    python scripts/edition.py gettext   # message templates -> _build/gettext, then sphinx-intl update
+
+Both run Jupyter Book 1's own Sphinx entry point with the settings of ``_config.yml`` plus a
+language. The Chinese edition reads the notebooks from the cache that
+``scripts/execute-notebooks.py`` filled for the English one, so nothing executes twice.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyter_book.sphinx import build_sphinx
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+LANGUAGE = "zh_CN"
+#: The Chinese edition's folder inside the English site (same page paths below it).
+SUBDIR = "zh"
+
+
+def _build(builder: str, outdir: Path, doctrees: Path, **overrides) -> int:
+    config = {
+        "external_toc_path": (ROOT / "_toc.yml").as_posix(),
+        "nitpicky": True,
+        "latex_individualpages": False,
+        # the cache of scripts/execute-notebooks.py (myst-nb would look next to outdir)
+        "nb_execution_cache_path": str(BUILD / ".jupyter_cache"),
+        **overrides,
+    }
+    os.environ.setdefault("WHYSQRT_STATIC_FRAMES", "1")
+    result = build_sphinx(
+        ROOT,
+        outdir,
+        noconfig=True,
+        path_config=str(ROOT / "_config.yml"),
+        confoverrides=config,
+        doctreedir=doctrees,
+        builder=builder,
+        warningiserror=True,
+        keep_going=True,
+    )
+    return 1 if result else 0
+
+
+def build_zh() -> int:
+    """Chinese HTML into _build/zh/html, then copied to _build/html/zh."""
+    out = BUILD / "zh" / "html"
+    rc = _build("html", out, BUILD / "zh" / ".doctrees", language=LANGUAGE)
+    if rc == 0:
+        shutil.copytree(out, BUILD / "html" / SUBDIR, dirs_exist_ok=True)
+    return rc
+
+
+def gettext() -> int:
+    """Templates of every translatable message, then the catalogues brought up to date."""
+    rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext")
+    if rc:
+        return rc
+    intl = shutil.which("sphinx-intl", path=str(Path(sys.executable).parent))
+    if intl is None:
+        print("sphinx-intl is not installed (requirements-dev.txt)", file=sys.stderr)
+        return 1
+    cmd = [intl, "update", "-p", str(BUILD / "gettext"), "-l", LANGUAGE, "-d", str(ROOT / "locales")]
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    jobs = {"zh": build_zh, "gettext": gettext}
+    if len(sys.argv) != 2 or sys.argv[1] not in jobs:
+        sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(jobs)}}}")
+    sys.exit(jobs[sys.argv[1]]())
