@@ -10,14 +10,15 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: book test pdf lint bench clean clean-all lab help
+.PHONY: book test pdf lint bench clean clean-all lab help translations
 
 help:
-	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html"
+	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html (and zh/)"
 	@echo "make test   - everything 'make book' and 'make pdf' do, plus test tools, then the whole test suite"
 	@echo "make pdf    - the PDF edition, _build/pdf/why-sqrt-dk.pdf (no TeX: printed by Chromium)"
 	@echo "make lab    - open the notebooks in JupyterLab"
 	@echo "make bench  - build times, JupyterLab Run All and slider latency, page weight"
+	@echo "make translations - refresh locales/ after editing the English (README, Translating)"
 	@echo "make lint   - the pre-commit checks (ruff, nbstripout, codespell, YAML)"
 	@echo "make clean  - remove _build (keeps .venv)"
 
@@ -36,6 +37,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 book: $(VENV)/.runtime
 	$(BIN)/python scripts/execute-notebooks.py   # two at a time, into the build cache
 	WHYSQRT_STATIC_FRAMES=1 $(JB) build . -n -W --keep-going  # the site's sliders: every frame
+	WHYSQRT_STATIC_FRAMES=1 $(BIN)/python scripts/edition.py zh  # the Chinese edition, into _build/html/zh
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 
@@ -58,6 +60,11 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	bash scripts/ensure-chromium
 	$(BIN)/python scripts/bench.py
+
+# After editing English text: new and changed messages appear in locales/ (changed ones
+# marked fuzzy) for a translator; tests/test_translations.py fails until they are done.
+translations: $(VENV)/.dev
+	$(BIN)/python scripts/edition.py gettext
 
 lab: $(VENV)/.runtime
 	$(BIN)/jupyter lab notebooks/

@@ -2,6 +2,7 @@
 
     python scripts/edition.py zh        # the Chinese site under _build/html/zh (after the English build)
     python scripts/edition.py gettext   # message templates -> _build/gettext, then sphinx-intl update
+    python scripts/edition.py catalogue # only the package's catalogue (captions, labels, ...)
 
 Both run Jupyter Book 1's own Sphinx entry point with the settings of ``_config.yml`` plus a
 language. The Chinese edition reads the notebooks from the cache that
@@ -56,8 +57,33 @@ def build_zh() -> int:
     return rc
 
 
+def package_catalogue() -> None:
+    """The package's catalogue (captions, labels, look-for lines, the site's words) brought up
+    to date with what the notebooks and the package use now: new messages are added empty,
+    changed ones marked fuzzy, unused ones dropped (babel's update, as sphinx-intl does)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    from whysqrt import i18n
+
+    template = Catalog(locale=None, project="whysqrt")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for msg in i18n.notebook_messages(path):
+            template.add(msg, locations=[(f"notebooks/{path.name}", 0)])
+    for msg in i18n.package_messages():
+        template.add(msg, locations=[("src/whysqrt", 0)])
+    with open(i18n.CATALOGUE, "rb") as f:
+        catalog = read_po(f)
+    catalog.update(template, no_fuzzy_matching=False)
+    catalog.obsolete.clear()
+    with open(i18n.CATALOGUE, "wb") as f:
+        write_po(f, catalog, width=76, no_location=True, omit_header=False)
+    print(f"updated {i18n.CATALOGUE.relative_to(ROOT)}: {len(catalog)} messages")
+
+
 def gettext() -> int:
     """Templates of every translatable message, then the catalogues brought up to date."""
+    package_catalogue()
     rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext")
     if rc:
         return rc
@@ -70,7 +96,7 @@ def gettext() -> int:
 
 
 if __name__ == "__main__":
-    jobs = {"zh": build_zh, "gettext": gettext}
+    jobs = {"zh": build_zh, "gettext": gettext, "catalogue": package_catalogue}
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(jobs)}}}")
     sys.exit(jobs[sys.argv[1]]())

@@ -27,6 +27,7 @@ Modules:
 * :mod:`whysqrt.tables` - ``ws.table``: multi-number tables glued whole (HTML, Markdown, text)
 * :mod:`whysqrt.interactive` - live + static sliders, captioned figures, typeset math
 * :mod:`whysqrt.audit` - the source-audit appendix: audit table, checks that need code
+* :mod:`whysqrt.i18n` - the book's two languages: ``ws.text`` and the Chinese catalogue
 * :mod:`whysqrt.sphinx_ext` - the Sphinx extension that makes the site self-contained
 """
 
@@ -35,6 +36,7 @@ from . import (
     diagrams,
     experiments,
     heads,
+    i18n,
     initscale,
     interactive,
     kvcache,
@@ -53,6 +55,7 @@ from . import (
     training,
 )
 from .experiments import DK_GRID
+from .i18n import text
 from .interactive import figure, glue, interact, math
 from .numerics import (
     attention_scores,
@@ -104,6 +107,8 @@ __all__ = [
     "softmax_jacobian",
     "symbolic",
     "table",
+    "text",
+    "i18n",
     "tinytransformer",
     "tables",
     "training",

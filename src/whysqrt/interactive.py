@@ -45,7 +45,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -53,6 +54,8 @@ import sympy as sp
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from .i18n import check_lang, tr, tr_labels
 
 __all__ = [
     "interact",
@@ -159,8 +162,11 @@ class Interactive:
     initial: dict[str, object] = field(default_factory=dict)
     fixed: dict[str, object] = field(default_factory=dict)
     look_for: str = ""
+    #: The language of the captions, labels and alt text ("en" or "zh"): see :meth:`translated`.
+    lang: str = "en"
 
     def __post_init__(self):
+        check_lang(self.lang)
         if not isinstance(self.look_for, str):
             raise TypeError("look_for must be a string")
         if not callable(self.func):
@@ -194,6 +200,32 @@ class Interactive:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
+    def translated(self, lang: str) -> Interactive:
+        """The same slider with its caption, labels and "what to look for" in ``lang``.
+
+        A figure function that takes ``lang`` draws its own words in that language (its
+        frames are drawn again); one that does not shares this slider's frames. An alt
+        function that takes ``lang`` describes each frame in that language.
+        """
+        check_lang(lang)
+        if lang == self.lang:
+            return self
+        fixed = dict(self.fixed)
+        if _takes_lang(self.func):
+            fixed["lang"] = lang
+        other = replace(
+            self,
+            caption=tr(self.caption, lang),
+            look_for=tr(self.look_for, lang),
+            labels=tr_labels(self.labels, lang),
+            fixed=fixed,
+            lang=lang,
+            alt=_alt_in(self.alt, lang),
+        )
+        if not _takes_lang(self.func):
+            other._source = self  # draw nothing twice: the frames are the same pictures
+        return other
+
     # -- drawing: every frame at most once ------------------------------------
     @cached_property
     def _store(self) -> dict:
@@ -224,6 +256,9 @@ class Interactive:
         Deterministic whatever the order frames are asked for: the layout always
         comes from the start frame, which is drawn first.
         """
+        source = self.__dict__.get("_source")
+        if source is not None:
+            return source.png(**params)
         start = self.start()
         if "_layout" not in self.__dict__ and params != start:
             self._frame(start)
@@ -327,8 +362,14 @@ class Interactive:
             f'<figure class="ws-slider ws-preview" id="{self._uid()}">'
             f'<img class="ws-frame" src="{_data_uri(png)}" alt="{html.escape(alt)}" '
             f'width="{png_width(png)}">'
-            f"<figcaption>{html.escape(self.caption)} (Shown at {html.escape(values)}; run the "
-            f"notebook with widgets for the live slider.){self._look_for_html()}</figcaption>"
+            f"<figcaption>{html.escape(self.caption)} "
+            + html.escape(
+                tr(
+                    "(Shown at {values}; run the notebook with widgets for the live slider.)",
+                    self.lang,
+                ).format(values=values)
+            )
+            + f"{self._look_for_html()}</figcaption>"
             f"</figure>"
         )
 
@@ -369,7 +410,8 @@ class Interactive:
         payload = payload.replace("</", "<\\/")
         return (
             f'<figure class="ws-slider" id="{uid}" data-order=\'{html.escape(order)}\'>'
-            f'<div class="ws-controls" role="group" aria-label="figure controls">{"".join(controls)}</div>'
+            f'<div class="ws-controls" role="group" aria-label="{tr("figure controls", self.lang)}">'
+            f'{"".join(controls)}</div>'
             f'<img class="ws-frame" src="{first["src"]}" alt="{html.escape(first["alt"])}" '
             f'width="{int(6.4 * DPI)}">'
             f"<figcaption>{html.escape(self.caption)}{self._look_for_html()}</figcaption>"
@@ -381,7 +423,8 @@ class Interactive:
         if not self.look_for.strip():
             return ""
         return (
-            f' <span class="ws-look"><b>What to look for:</b> {html.escape(self.look_for)}</span>'
+            f' <span class="ws-look"><b>{tr("What to look for:", self.lang)}</b> '
+            f"{html.escape(self.look_for)}</span>"
         )
 
     # -- live slider ---------------------------------------------------------
@@ -457,6 +500,24 @@ class Interactive:
         except Exception:  # no ipywidgets frontend: the static slider still works
             pass
         return bundle
+
+
+def _takes_lang(func) -> bool:
+    try:
+        return "lang" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _alt_in(alt, lang: str):
+    """An alt-text function for ``lang``: passes ``lang`` on when it takes it."""
+    if _takes_lang(alt):
+
+        def alt_lang(**params):
+            return alt(**params, lang=lang)
+
+        return alt_lang
+    return alt
 
 
 class _SharedCanvas(FigureCanvasAgg):
@@ -637,8 +698,25 @@ class StaticFigure:
     fig: Figure
     alt: str
     caption: str
+    lang: str = "en"
+
+    def translated(self, lang: str) -> StaticFigure:
+        """The same picture with its caption (and alt text, where the catalogue has it) in
+        ``lang``."""
+        check_lang(lang)
+        if lang == self.lang:
+            return self
+        try:
+            alt = tr(self.alt, lang)
+        except ValueError:  # alt text made from numbers: not in the catalogue yet (issue 19)
+            alt = self.alt
+        other = StaticFigure.__new__(StaticFigure)
+        other.fig, other.alt, other.caption, other.lang = self.fig, alt, tr(self.caption, lang), lang
+        other._png = self._png
+        return other
 
     def __post_init__(self):
+        check_lang(self.lang)
         if not isinstance(self.fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure, got {type(self.fig).__name__}")
         for name in ("alt", "caption"):
@@ -703,6 +781,19 @@ def glue(name: str, value, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
+    _publish(name, value, display)
+    if not isinstance(value, (str, int, float, np.number)):
+        # the Chinese edition pastes NAME.zh ({paste} in whysqrt.sphinx_ext): the same
+        # output with its words translated where it has any
+        translated = getattr(value, "translated", None)
+        _publish(name + ZH_SUFFIX, translated("zh") if translated else value, False)
+
+
+#: What a glued output's Chinese copy adds to its name.
+ZH_SUFFIX = ".zh"
+
+
+def _publish(name: str, value, display: bool) -> None:
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 

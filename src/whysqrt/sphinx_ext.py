@@ -35,7 +35,13 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It
 * puts a launch box under each chapter's title (``book/<stem>`` with a
   ``notebooks/<stem>.ipynb``): open the notebook in Binder, download it, view it executed;
 * links the PDF edition (``make pdf``) from the landing page, and puts the book's
-  version, build date and PDF link in every page's footer.
+  version, build date and PDF link in every page's footer;
+* makes the Chinese edition (``language = zh_CN``, built by ``scripts/edition.py zh`` into
+  ``zh/`` of the English site): every page gets a language switch in its header that
+  links the same page in the other edition, and ``<link rel="alternate" hreflang>``;
+  the site's own words (launch box, PDF link, footer, title) come from
+  :mod:`whysqrt.i18n`; ``{paste}`` takes a notebook's Chinese glue (``key.zh``) when
+  the notebook glued one.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ from sphinx.util import logging
 from sphinx.util.math import get_node_equation_number
 
 from . import __version__
+from .i18n import edition, tr
+from .interactive import ZH_SUFFIX
 from .mathml import tex_to_mathml
 
 logger = logging.getLogger(__name__)
@@ -67,6 +75,8 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: The PDF edition's file name, at the root of the built site (written by scripts/build-pdf.py).
 PDF_NAME = "why-sqrt-dk.pdf"
+#: Where the Chinese edition lives inside the English site (scripts/edition.py).
+ZH_DIR = "zh"
 #: Environment variables that override ``repository:`` in _config.yml (set by CI for forks).
 REPO_URL_ENV, REPO_BRANCH_ENV = "WHYSQRT_REPOSITORY_URL", "WHYSQRT_REPOSITORY_BRANCH"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -135,6 +145,14 @@ def build_date(environ=os.environ) -> str:
 
 def _config_inited(app: Sphinx, config) -> None:
     config.templates_path = [*config.templates_path, str(TEMPLATES)]
+    header_end = config.html_theme_options.get("article_header_end", ["article-header-buttons"])
+    if isinstance(header_end, str):
+        header_end = [header_end]
+    if "ws-language.html" not in header_end:
+        config.html_theme_options["article_header_end"] = ["ws-language.html", *header_end]
+    if edition(config.language) == "zh":
+        config.html_title = tr("Why √dₖ?", "zh")  # title: in _config.yml
+        config.project = config.html_title
     config.html_static_path = [*config.html_static_path, str(STATIC)]
     config.html_theme_options = repository_override(config.html_theme_options)
     thebe = getattr(config, "thebe_config", None)
@@ -152,12 +170,13 @@ def _launch_box(app: Sphinx, pagename, templatename, context, doctree) -> None:
     if app.builder.name != "html" or "body" not in context:
         return
     pathto = context["pathto"]
+    lang = edition(app.config.language)
     if pagename == app.config.root_doc:
         pdf = pathto(PDF_NAME, 1)
+        text = tr("Also as a {pdf_link} (for print and offline reading).", lang)
+        link = f'<a href="{pdf}">{tr("PDF edition", lang)}</a>'
         context["body"] = _insert_after_title(
-            context["body"],
-            f'<p class="ws-pdf-link">Also as a <a href="{pdf}">PDF edition</a> '
-            "(for print and offline reading).</p>",
+            context["body"], f'<p class="ws-pdf-link">{text.format(pdf_link=link)}</p>'
         )
         return
     stem = Path(pagename).name
@@ -170,23 +189,52 @@ def _launch_box(app: Sphinx, pagename, templatename, context, doctree) -> None:
     nb = f"notebooks/{stem}.ipynb"
     download = pathto(f"_sources/{nb}", 1)
     view = pathto(f"notebooks/{stem}")
+    label = tr("Companion notebook", lang)
     box = (
-        '<aside class="ws-launch" aria-label="Companion notebook">'
-        f'<span class="ws-launch-label">Companion notebook <code>{html.escape(nb)}</code>:</span> '
-        f'<a class="ws-launch-binder" href="{html.escape(binder)}">Open in Binder</a>'
-        f'<a class="ws-launch-download" href="{download}" download="{stem}.ipynb">Download .ipynb</a>'
-        f'<a class="ws-launch-view" href="{view}">View executed notebook</a>'
+        f'<aside class="ws-launch" aria-label="{label}">'
+        f'<span class="ws-launch-label">{label} <code>{html.escape(nb)}</code>:</span> '
+        f'<a class="ws-launch-binder" href="{html.escape(binder)}">{tr("Open in Binder", lang)}</a>'
+        f'<a class="ws-launch-download" href="{download}" download="{stem}.ipynb">'
+        f"{tr('Download .ipynb', lang)}</a>"
+        f'<a class="ws-launch-view" href="{view}">{tr("View executed notebook", lang)}</a>'
         "</aside>"
     )
     context["body"] = _insert_after_title(context["body"], box)
 
 
+def language_switch(pagename: str, lang: str) -> dict[str, str]:
+    """The same page in the other edition: its relative URL, label and language tag.
+
+    The Chinese edition is the English site's ``zh/`` folder with the same page paths.
+    """
+    up = "../" * pagename.count("/")
+    if lang == "zh":
+        return {"href": f"{up}../{pagename}.html", "label": "English", "hreflang": "en"}
+    return {"href": f"{up}{ZH_DIR}/{pagename}.html", "label": "中文", "hreflang": "zh-CN"}
+
+
+def _language(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """The header's language switch (templates/ws-language.html) and hreflang links."""
+    if app.builder.name != "html":
+        return
+    lang = edition(app.config.language)
+    switch = language_switch(pagename, lang)
+    # in the language of the page it leads to
+    switch["title"] = "Read this page in English" if lang == "zh" else "阅读本页中文版"
+    context["ws_language_switch"] = switch
+    context["metatags"] = context.get("metatags", "") + (
+        f'\n<link rel="alternate" hreflang="{switch["hreflang"]}" href="{switch["href"]}">'
+    )
+
+
 def _footer(app: Sphinx, pagename, templatename, context, doctree) -> None:
     pdf = context["pathto"](PDF_NAME, 1) if "pathto" in context else PDF_NAME
-    stamp = (
-        f'<p class="ws-edition">Version {__version__}, built {app.config.whysqrt_build_date}. '
-        f'<a href="{pdf}">PDF edition</a>.</p>'
+    lang = edition(app.config.language)
+    built = tr("Version {version}, built {date}.", lang).format(
+        version=__version__, date=app.config.whysqrt_build_date
     )
+    stamp = f'<p class="ws-edition">{built} <a href="{pdf}">{tr("PDF edition", lang)}</a>.</p>'
+
     context["theme_extra_footer"] = (context.get("theme_extra_footer") or "") + stamp
 
 
@@ -505,6 +553,8 @@ class CompanionPaste(PasteAnyDirective):
         env = self.state.document.settings.env
         doc, name = companion_ref(env.docname, self.arguments[0])
         _depend_on_notebook(env, doc)
+        if edition(env.config.language) == "zh":
+            name += ZH_SUFFIX  # ws.glue glued the Chinese copy of every output beside it
         self.arguments[0] = name
         self.options.setdefault("doc", doc)
         return super().run()
@@ -523,6 +573,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _fix_citation_roles)
     app.connect("html-page-context", _launch_box)
     app.connect("html-page-context", _footer)
+    app.connect("html-page-context", _language)
     app.add_config_value("whysqrt_build_date", build_date(), "html", types=[str])
     app.add_role("num", CompanionNumber())
     app.add_directive("paste", CompanionPaste)

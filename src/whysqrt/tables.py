@@ -57,6 +57,24 @@ class Table:
     cells: tuple[tuple[str, ...], ...]
     caption: str | None = None
 
+    def translated(self, lang: str) -> Table:
+        """The same numbers with the caption in ``lang``, and the column titles and row
+        labels where the catalogue has them (titles made from numbers, such as
+        ``d_model = 768``, and code names stay as they are)."""
+        from .i18n import tr
+
+        def label(text: str) -> str:
+            try:
+                return tr(text, lang)
+            except ValueError:
+                return text
+
+        return Table(
+            tuple(label(h) for h in self.header),
+            tuple((label(row[0]), *row[1:]) for row in self.cells),
+            tr(self.caption, lang) if self.caption else self.caption,
+        )
+
     def html(self) -> str:
         e = html.escape
         head = "".join(f'<th scope="col">{e(h)}</th>' for h in self.header)
