@@ -25,6 +25,10 @@ LANGUAGES = ("en", "zh")
 #: Sphinx's name for each edition's language.
 SPHINX_LANGUAGE = {"en": "en", "zh": "zh_CN"}
 CATALOGUE = Path(__file__).parent / "locale" / "zh_CN" / "LC_MESSAGES" / "whysqrt.po"
+#: Words the notebooks glue as values and the chapters paste into sentences ({num}`key:s`):
+#: SymPy's and numpy's verdicts, and the error message of an all-masked row. ws.glue glues
+#: each one's Chinese beside it.
+GLUED_WORDS = ("yes", "no", "zero", "mask leaves a query with no key to attend to")
 #: Keyword arguments of ws.interact / ws.figure / ws.table whose string values are translated.
 TRANSLATED_KEYWORDS = ("caption", "look_for", "labels")
 
@@ -128,8 +132,8 @@ def notebook_messages(path: Path) -> list[str]:
 
 
 def package_messages() -> list[str]:
-    """Literal first arguments of ``tr(...)`` calls in the package's own modules, and the
-    literal column titles of the tables it makes."""
+    """Literal first arguments of ``tr(...)`` and ``text(...)`` calls in the package's own
+    modules, and the literal column titles of the tables it makes."""
     found: list[str] = []
     for path in sorted(Path(__file__).parent.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -137,8 +141,8 @@ def package_messages() -> list[str]:
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", None))
             first = node.args[0]
-            if name == "tr" and isinstance(first, ast.Constant):
+            if name in ("tr", "text") and isinstance(first, ast.Constant):
                 found.append(first.value)
             elif name == "table" and isinstance(first, (ast.List, ast.Tuple)):
                 found += [e.value for e in first.elts if isinstance(e, ast.Constant)]
-    return [m for m in found if isinstance(m, str)]
+    return [m for m in found if isinstance(m, str)] + list(GLUED_WORDS)

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from . import _validate as v
+from .i18n import text
 from .tables import Table, table
 
 __all__ = [
@@ -200,9 +201,13 @@ def init_width_table(
     return table(
         header,
         rows,
-        caption=f"Var[q·k/√d_k] at initialisation, one head of d_k = {d_k}, "
-        f"unit-variance tokens; in brackets a Monte Carlo over {n_weights} independent "
-        f"weight draws (± one standard error over the draws).",
+        caption=text(
+            "Var[q·k/√d_k] at initialisation, one head of d_k = {d_k}, unit-variance tokens; "
+            "in brackets a Monte Carlo over {n_weights} independent weight draws (± one "
+            "standard error over the draws).",
+            d_k=d_k,
+            n_weights=n_weights,
+        ),
     )
 
 

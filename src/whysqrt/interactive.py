@@ -41,6 +41,7 @@ import io
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -782,11 +783,22 @@ def glue(name: str, value, display: bool = True) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
     _publish(name, value, display)
-    if not isinstance(value, (str, int, float, np.number)):
+    if isinstance(value, str):
+        # pasted as {num}`NAME:s`: the zh edition pastes NAME.zh, a word translated
+        _publish(name + ZH_SUFFIX, _zh_word(value), False)
+    elif not isinstance(value, (int, float, np.number)):
         # the Chinese edition pastes NAME.zh ({paste} in whysqrt.sphinx_ext): the same
         # output with its words translated where it has any
         translated = getattr(value, "translated", None)
         _publish(name + ZH_SUFFIX, translated("zh") if translated else value, False)
+
+
+def _zh_word(value: str) -> str:
+    """A glued English word or phrase ("yes", "no", an error message) in Chinese; a value
+    such as "nan", "-inf" or "[0.0, nan]" as it is."""
+    if value in ("nan", "inf") or not re.fullmatch(r"[a-z][a-z ]*[a-z]", value):
+        return value
+    return tr(value, "zh")
 
 
 #: What a glued output's Chinese copy adds to its name.

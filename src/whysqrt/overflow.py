@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from . import _validate as v
 from .audit import HTML
+from .i18n import text
 from .numerics import round_to_bfloat16, softmax, softmax_jacobian
 from .plots import COLORS, new_figure
 from .tables import table as _table
@@ -305,9 +306,14 @@ def bf16_table(result: dict, n_keys: int, n_rows: int, n_seeds: int):
     return _table(
         ["logit sd σ", "largest |logit error|", "mean TV ± s.e.", "median TV", "99th pct TV"],
         rows,
-        caption=f"Softmax over {n_keys:,} keys, float32 logits against the same logits rounded "
-        f"to bfloat16: total variation (TV) ½Σ|p − p′|; {n_seeds} seeds × {n_rows} rows, "
-        "standard error over the seeds.",
+        caption=text(
+            "Softmax over {n_keys:,} keys, float32 logits against the same logits rounded to "
+            "bfloat16: total variation (TV) ½Σ|p − p′|; {n_seeds} seeds × {n_rows} rows, "
+            "standard error over the seeds.",
+            n_keys=n_keys,
+            n_seeds=n_seeds,
+            n_rows=n_rows,
+        ),
         fmt=["g", ".3f", ".2e", ".1e", ".3f"],
     )
 

@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from . import _validate as v
 from . import plots, tables
 from .experiments import DK_GRID
+from .i18n import text
 from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
 
@@ -314,8 +315,13 @@ def sweep_table(table: SharpnessTable, d_ks=(1, 64, 1024)):
     return tables.table(
         header,
         rows,
-        caption=f"Mean ± one standard error over {table.n_seeds} independent seeds, each "
-        f"{table.n_rows:,} queries × {table.n_keys} keys (the seed is the unit of the error).",
+        caption=text(
+            "Mean ± one standard error over {n_seeds} independent seeds, each {n_rows:,} "
+            "queries × {n_keys} keys (the seed is the unit of the error).",
+            n_seeds=table.n_seeds,
+            n_rows=table.n_rows,
+            n_keys=table.n_keys,
+        ),
         fmt=["d"] + [".3f"] * len(columns),
     )
 

@@ -542,6 +542,8 @@ class CompanionNumber(PasteTextRole):
         env = self.document.settings.env
         doc, name = companion_ref(env.docname, key)
         _depend_on_notebook(env, doc)
+        if fmt == "s" and edition(env.config.language) == "zh":
+            name += ZH_SUFFIX  # a glued word ("yes"): ws.glue glued its Chinese beside it
         self.text = f"{doc}::{name}" + (f":{fmt}" if fmt else "")
         return super().run()
 
