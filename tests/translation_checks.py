@@ -36,6 +36,11 @@ def _normal(name: str, piece: str) -> str:
     return piece
 
 
+#: A translation that starts like this is read as a list, not as the heading or paragraph
+#: it translates (the English "1. Moments" is a heading's text, parsed as such).
+LIST_START = re.compile(r"^\d+[.)]\s")
+
+
 def catalogues() -> list[Path]:
     return sorted(LOCALE.rglob("*.po"))
 
@@ -62,6 +67,9 @@ def problems(path: Path) -> list[str]:
             out.append(f"{path.name}: fuzzy: {first!r}")
         elif not msg.string:
             out.append(f"{path.name}: untranslated: {first!r}")
+        elif LIST_START.match(str(msg.string)):
+            # "1. 矩" parses as a list item, and Sphinx then keeps the English silently
+            out.append(f"{path.name}: starts like a numbered list, write '1\\.': {first!r}")
         else:
             a, b = kept(str(msg.id)), kept(str(msg.string))
             if a != b:
@@ -71,8 +79,32 @@ def problems(path: Path) -> list[str]:
     return out
 
 
+def fix_list_starts(path: Path) -> int:
+    """Escape the full stop of translations that start like "1. ": how many were fixed."""
+    from babel.messages.pofile import write_po
+
+    with open(path, "rb") as f:
+        catalog = read_po(f)
+    fixed = 0
+    for msg in catalog:
+        if msg.id and msg.string and LIST_START.match(str(msg.string)):
+            m = LIST_START.match(str(msg.string))
+            head = m.group(0)
+            msg.string = head[:-2] + "\\" + head[-2:] + str(msg.string)[len(head) :]
+            fixed += 1
+    if fixed:
+        with open(path, "wb") as f:
+            write_po(f, catalog, width=76)
+    return fixed
+
+
 if __name__ == "__main__":
-    paths = [Path(p) for p in sys.argv[1:]] or catalogues()
+    args = sys.argv[1:]
+    if args[:1] == ["--fix"]:
+        for path in [Path(p) for p in args[1:]] or catalogues():
+            print(path.name, fix_list_starts(path))
+        sys.exit(0)
+    paths = [Path(p) for p in args] or catalogues()
     found = [p for path in paths for p in problems(path)]
     print("\n".join(found) or f"{len(paths)} catalogue(s) complete")
     sys.exit(1 if found else 0)
