@@ -36,8 +36,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 book: $(VENV)/.runtime
 	$(BIN)/python scripts/execute-notebooks.py   # two at a time, into the build cache
-	WHYSQRT_STATIC_FRAMES=1 $(JB) build . -n -W --keep-going  # the site's sliders: every frame
-	WHYSQRT_STATIC_FRAMES=1 $(BIN)/python scripts/edition.py zh  # the Chinese edition, into _build/html/zh
+	# the site's sliders get every frame; English at _build/html and Chinese at _build/html/zh,
+	# built side by side (jupyter-book build . -n -W --keep-going, and scripts/edition.py zh)
+	WHYSQRT_STATIC_FRAMES=1 $(BIN)/python scripts/edition.py both
 	@echo
 	@echo "Built. Open _build/html/index.html in a browser (it redirects to the first page)."
 

@@ -1,6 +1,7 @@
 """Build the Chinese edition, or refresh the translation catalogues (issue 19).
 
-    python scripts/edition.py zh        # the Chinese site under _build/html/zh (after the English build)
+    python scripts/edition.py both      # both sites, side by side (make book, after the notebooks ran)
+    python scripts/edition.py zh        # the Chinese site under _build/html/zh
     python scripts/edition.py gettext   # message templates -> _build/gettext, then sphinx-intl update
     python scripts/edition.py catalogue # only the package's catalogue (captions, labels, ...)
 
@@ -81,6 +82,26 @@ def package_catalogue() -> None:
     print(f"updated {i18n.CATALOGUE.relative_to(ROOT)}: {len(catalog)} messages")
 
 
+def both() -> int:
+    """The English site (``jupyter-book build``) and the Chinese one at the same time.
+
+    Each is one single-threaded Sphinx process reading the same executed notebooks, so
+    on two cores the second edition costs little wall time. Either one failing fails.
+    """
+    os.environ.setdefault("WHYSQRT_STATIC_FRAMES", "1")
+    bin_dir = Path(sys.executable).parent
+    english = subprocess.Popen([str(bin_dir / "jupyter-book"), "build", str(ROOT), *ENGLISH_FLAGS])
+    chinese = subprocess.Popen([sys.executable, __file__, "zh"])
+    codes = (english.wait(), chinese.wait())
+    if any(codes):
+        print(f"build failed: English {codes[0]}, Chinese {codes[1]}", file=sys.stderr)
+    return 1 if any(codes) else 0
+
+
+#: The English build's flags (as in the Makefile before both editions existed).
+ENGLISH_FLAGS = ["-n", "-W", "--keep-going"]
+
+
 def gettext() -> int:
     """Templates of every translatable message, then the catalogues brought up to date."""
     package_catalogue()
@@ -96,7 +117,7 @@ def gettext() -> int:
 
 
 if __name__ == "__main__":
-    jobs = {"zh": build_zh, "gettext": gettext, "catalogue": package_catalogue}
+    jobs = {"both": both, "zh": build_zh, "gettext": gettext, "catalogue": package_catalogue}
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(jobs)}}}")
     sys.exit(jobs[sys.argv[1]]())
