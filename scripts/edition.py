@@ -76,6 +76,12 @@ def package_catalogue() -> None:
     with open(i18n.CATALOGUE, "rb") as f:
         catalog = read_po(f)
     catalog.update(template, no_fuzzy_matching=False)
+    # Messages formatted at run time (a static figure's alt text, a table's row label made
+    # from numbers) are not in the sources: keep their translations, which are looked up
+    # when the exact English recurs and otherwise leave the English (tables.Table.translated).
+    for msg in list(catalog.obsolete.values()):
+        if msg.string and not msg.fuzzy:
+            catalog[msg.id] = msg
     catalog.obsolete.clear()
     with open(i18n.CATALOGUE, "wb") as f:
         write_po(f, catalog, width=76, no_location=True, omit_header=False)

@@ -201,6 +201,11 @@ class Interactive:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
+    @property
+    def _space(self) -> str:
+        """Between two phrases: Chinese puts none after full-width punctuation."""
+        return "" if self.lang == "zh" else " "
+
     def translated(self, lang: str) -> Interactive:
         """The same slider with its caption, labels and "what to look for" in ``lang``.
 
@@ -363,7 +368,7 @@ class Interactive:
             f'<figure class="ws-slider ws-preview" id="{self._uid()}">'
             f'<img class="ws-frame" src="{_data_uri(png)}" alt="{html.escape(alt)}" '
             f'width="{png_width(png)}">'
-            f"<figcaption>{html.escape(self.caption)} "
+            f"<figcaption>{html.escape(self.caption)}{self._space}"
             + html.escape(
                 tr(
                     "(Shown at {values}; run the notebook with widgets for the live slider.)",
@@ -424,7 +429,7 @@ class Interactive:
         if not self.look_for.strip():
             return ""
         return (
-            f' <span class="ws-look"><b>{tr("What to look for:", self.lang)}</b> '
+            f' <span class="ws-look"><b>{tr("What to look for:", self.lang)}</b>{self._space}'
             f"{html.escape(self.look_for)}</span>"
         )
 
