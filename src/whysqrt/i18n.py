@@ -53,9 +53,12 @@ def edition(sphinx_language: str | None) -> str:
 def _messages() -> dict[str, str]:
     from babel.messages.pofile import read_po
 
-    with open(CATALOGUE, "rb") as f:
-        catalog = read_po(f)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    out: dict[str, str] = {}
+    for path in sorted(CATALOGUE.parent.glob("*.po")):  # whysqrt.po, and any part-*.po
+        with open(path, "rb") as f:
+            catalog = read_po(f)
+        out.update({str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy})
+    return out
 
 
 class Message(str):

@@ -10,7 +10,9 @@ Used by: ``variance-proof`` (:func:`dot_product_histogram`, :func:`moments_vs_dk
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from . import _validate as v
@@ -24,6 +26,36 @@ __all__ = [
     "FIGSIZE",
     "COLORS",
 ]
+
+#: Fonts with Chinese glyphs, in order of preference (Debian's fonts-noto-cjk first).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei")
+
+
+def use_cjk_fallback() -> str | None:
+    """Let matplotlib draw Chinese glyphs with an installed CJK font, and only them.
+
+    The font family becomes matplotlib's default sans-serif followed by the first CJK font
+    installed: matplotlib (>= 3.6) takes each glyph from the first font that has it, so
+    Latin text and digits keep their usual look and only Chinese characters come from the
+    CJK font. Nothing changes when no CJK font is installed (no warning in English
+    figures). Returns the CJK font used, or None.
+    """
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FONTS):
+        # installed after matplotlib cached its font list (e.g. apt-get after pip install)
+        for path in font_manager.findSystemFonts():
+            if any(key in path for key in ("NotoSansCJK", "SourceHanSans", "wqy-zenhei")):
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = next((name for name in CJK_FONTS if name in installed), None)
+    family = list(matplotlib.rcParams["font.family"])
+    if cjk and cjk not in family:
+        first = matplotlib.rcParams["font.sans-serif"][0] if family == ["sans-serif"] else None
+        matplotlib.rcParams["font.family"] = [first or family[0], *family[1:], cjk]
+    return cjk
+
+
+CJK_FONT = use_cjk_fallback()
 
 #: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
 FIGSIZE = (6.4, 3.6)
