@@ -705,24 +705,33 @@ class StaticFigure:
     alt: str
     caption: str
     lang: str = "en"
+    #: The same figure drawn with ``lang="zh"`` and its Chinese alt text (see :func:`figure`).
+    zh: Figure | None = None
+    alt_zh: str | None = None
 
     def translated(self, lang: str) -> StaticFigure:
-        """The same picture with its caption (and alt text, where the catalogue has it) in
-        ``lang``."""
+        """The same figure with its caption in ``lang``: the Chinese picture and alt text
+        when they were given, else the same picture (its alt text translated where the
+        catalogue has it)."""
         check_lang(lang)
         if lang == self.lang:
             return self
-        try:
-            alt = tr(self.alt, lang)
-        except ValueError:  # alt text made from numbers: not in the catalogue yet (issue 19)
-            alt = self.alt
-        other = StaticFigure.__new__(StaticFigure)
-        other.fig, other.alt, other.caption, other.lang = self.fig, alt, tr(self.caption, lang), lang
-        other._png = self._png
-        return other
+        alt = self.alt_zh
+        if alt is None:
+            try:
+                alt = tr(self.alt, lang)
+            except ValueError:  # alt text made from numbers and no alt_zh given
+                alt = self.alt
+        return StaticFigure(
+            self.zh if self.zh is not None else self.fig, alt, tr(self.caption, lang), lang
+        )
 
     def __post_init__(self):
         check_lang(self.lang)
+        if self.zh is not None and not isinstance(self.zh, Figure):
+            raise TypeError(f"zh must be a matplotlib Figure, got {type(self.zh).__name__}")
+        if self.alt_zh is not None and (not isinstance(self.alt_zh, str) or not self.alt_zh.strip()):
+            raise ValueError("alt_zh must be a non-empty string")
         if not isinstance(self.fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure, got {type(self.fig).__name__}")
         for name in ("alt", "caption"):
@@ -742,9 +751,16 @@ class StaticFigure:
         }
 
 
-def figure(fig: Figure, *, alt: str, caption: str) -> StaticFigure:
-    """Wrap a still figure with its alt text and caption (see :class:`StaticFigure`)."""
-    return StaticFigure(fig, alt, caption)
+def figure(
+    fig: Figure, *, alt: str, caption: str, zh: Figure | None = None, alt_zh: str | None = None
+) -> StaticFigure:
+    """Wrap a still figure with its alt text and caption (see :class:`StaticFigure`).
+
+    ``zh`` is the same figure drawn with ``lang="zh"`` (its words in Chinese) and
+    ``alt_zh`` its Chinese alt text, for the Chinese edition; the caption is looked up in
+    the package's catalogue (:mod:`whysqrt.i18n`).
+    """
+    return StaticFigure(fig, alt, caption, zh=zh, alt_zh=alt_zh)
 
 
 @dataclass
