@@ -111,7 +111,8 @@ ENGLISH_FLAGS = ["-n", "-W", "--keep-going"]
 def gettext() -> int:
     """Templates of every translatable message, then the catalogues brought up to date."""
     package_catalogue()
-    rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext")
+    # the words to translate are in the sources: no notebook needs to run for them
+    rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext", nb_execution_mode="off")
     if rc:
         return rc
     intl = shutil.which("sphinx-intl", path=str(Path(sys.executable).parent))
