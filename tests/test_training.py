@@ -435,7 +435,9 @@ def test_bad_input(call, name, exc):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_sum_and_max_equal_numpy_bit_for_bit(n, dtype):
     rng = np.random.default_rng(n)
-    a = (rng.standard_normal((40, 7, n)) * np.exp(3 * rng.standard_normal((40, 7, n)))).astype(dtype)
+    a = (rng.standard_normal((40, 7, n)) * np.exp(3 * rng.standard_normal((40, 7, n)))).astype(
+        dtype
+    )
     assert np.array_equal(tr._row_sum(a), a.sum(axis=-1))
     assert np.array_equal(tr._row_max(a), a.max(axis=-1))
     if n == 16:  # a different order of the additions would differ somewhere here
@@ -468,8 +470,10 @@ def test_race_grads_equal_the_plain_code_bit_for_bit():
     c = np.float32(d_k) ** -np.linspace(0, 1, r, dtype=np.float32)
     x = rng.standard_normal((r, 16, 9, d)).astype(np.float32)
     vals, y = rng.standard_normal((r, 16, 8, 8)).astype(np.float32), rng.standard_normal((r, 16, 8))
-    for got, want in zip(tr.race_grads(wq, wk, c, x, vals, y.astype(np.float32)),
-                         _plain_race_grads(wq, wk, c, x, vals, y.astype(np.float32))):
+    for got, want in zip(
+        tr.race_grads(wq, wk, c, x, vals, y.astype(np.float32)),
+        _plain_race_grads(wq, wk, c, x, vals, y.astype(np.float32)),
+    ):
         assert got.dtype == want.dtype and np.array_equal(got, want)
 
 

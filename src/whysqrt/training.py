@@ -599,7 +599,19 @@ def _race_args(
         raise ValueError(f"d_model must be at least 8 (the teacher's width), got {d_model}")
     if not len(alphas) or not len(lrs):
         raise ValueError("alphas and lrs must not be empty")
-    return d_k, alphas, lrs, optimizer, seeds, d_model, threshold, window, patience, max_steps, batch
+    return (
+        d_k,
+        alphas,
+        lrs,
+        optimizer,
+        seeds,
+        d_model,
+        threshold,
+        window,
+        patience,
+        max_steps,
+        batch,
+    )
 
 
 def _race(
@@ -679,7 +691,9 @@ def race_sweep(
     for o, opt in enumerate(opts):
         for i, w in enumerate(widths):
             dims = {"d_k": w, "d_model": fixed} if vary == "d_k" else {"d_k": fixed, "d_model": w}
-            args = _race_args(alphas=alphas, lrs=lrs[opt], optimizer=opt, seeds=seeds, **dims, **kwargs)
+            args = _race_args(
+                alphas=alphas, lrs=lrs[opt], optimizer=opt, seeds=seeds, **dims, **kwargs
+            )
             key = (args[4], args[10], args[5])  # seeds, batch, d_model: the same batches
             jobs[o, i] = (*args, data.setdefault(key, _RaceData(*key)))
     # The races are independent (numpy releases the GIL in their array work): two at a time.
