@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import sympy as sp
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -681,7 +680,12 @@ def math(*exprs, lines: bool = False) -> Math:
     """Typeset SymPy expressions (or LaTeX strings): side by side, or one per line."""
     if not exprs:
         raise ValueError("exprs must name at least one expression")
-    parts = [e if isinstance(e, str) else sp.latex(e) for e in exprs]
+    if all(isinstance(e, str) for e in exprs):
+        parts = list(exprs)
+    else:
+        import sympy as sp  # here, not at the top: a notebook without SymPy need not load it
+
+        parts = [e if isinstance(e, str) else sp.latex(e) for e in exprs]
     if lines:
         return Math(r"\begin{gathered}" + r" \\ ".join(parts) + r"\end{gathered}")
     return Math(r",\qquad ".join(parts))
