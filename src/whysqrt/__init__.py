@@ -79,6 +79,7 @@ def __getattr__(name):
         return importlib.import_module(".symbolic", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "DK_GRID",
     "audit",
