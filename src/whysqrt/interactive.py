@@ -267,6 +267,14 @@ class Interactive:
         points.sort(key=lambda idx: (sum(abs(i - j) for i, j in zip(idx, at)), idx))
         return [{n: self.grid[n][i] for n, i in zip(names, idx)} for idx in points]
 
+    def toggles(self, params: dict) -> list[dict]:
+        """The frames one checkbox click away from ``params``."""
+        return [
+            {**params, n: vals[1 - vals.index(params[n])]}
+            for n, vals in self.grid.items()
+            if _is_bool(vals) and len(vals) == 2
+        ]
+
     def ahead(self, params: dict, name: str, came_from, n: int = 2) -> list[dict]:
         """The next ``n`` frames if control ``name`` keeps moving the way it just moved
         (from ``came_from`` to ``params[name]``): a slider is mostly dragged onwards."""
@@ -551,10 +559,17 @@ class _Prefetcher:
         with self._cond:
             self._queue = [q for q in self._queue if q[2] is not inter]
             heapq.heapify(self._queue)  # a filtered heap need not be one
-            ordered = list(enumerate(inter.neighbours(params)))  # nearest first
-            ordered += [(i - len(lead), p) for i, p in enumerate(lead)]
+            # the lead, then the frames one click away on a checkbox (a click is never
+            # "on the way" of a slider, so no direction predicts it), then every frame
+            # nearest first; each frame once, at its first place
+            first = [*lead, *inter.toggles(params)]
+            ordered = [(i - len(first), p) for i, p in enumerate(first)]
+            ordered += list(enumerate(inter.neighbours(params)))
+            queued = set()
             for place, p in ordered:
-                if inter._tuple(p) not in inter._store:
+                key = inter._tuple(p)
+                if key not in inter._store and key not in queued:
+                    queued.add(key)
                     heapq.heappush(self._queue, (place, rank, inter, p))
             if self._thread is None:
                 self._thread = threading.Thread(
