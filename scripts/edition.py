@@ -36,6 +36,7 @@ def _build(builder: str, outdir: Path, doctrees: Path, strict: bool = True, **ov
         **overrides,
     }
     os.environ.setdefault("WHYSQRT_STATIC_FRAMES", "1")
+    os.environ.setdefault("WHYSQRT_EDITIONS", "en,zh")  # should a notebook run here
     result = build_sphinx(
         ROOT,
         outdir,
@@ -103,6 +104,7 @@ def both() -> int:
     on two cores the second edition costs little wall time. Either one failing fails.
     """
     os.environ.setdefault("WHYSQRT_STATIC_FRAMES", "1")
+    os.environ.setdefault("WHYSQRT_EDITIONS", "en,zh")
     bin_dir = Path(sys.executable).parent
     english = subprocess.Popen([str(bin_dir / "jupyter-book"), "build", str(ROOT), *ENGLISH_FLAGS])
     chinese = subprocess.Popen([sys.executable, __file__, "zh"])

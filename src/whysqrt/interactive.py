@@ -77,6 +77,17 @@ STATIC_FRAMES_ENV = "WHYSQRT_STATIC_FRAMES"
 _DRAW_LOCK = threading.RLock()
 
 
+#: The editions the notebooks glue outputs for: "en" in a learner's kernel (nothing extra to
+#: draw), "en,zh" in the site build (scripts/execute-notebooks.py sets it).
+EDITIONS_ENV = "WHYSQRT_EDITIONS"
+
+
+def editions() -> tuple[str, ...]:
+    """The languages ``ws.glue`` publishes: English always, Chinese when the build asks."""
+    asked = [x.strip() for x in os.environ.get(EDITIONS_ENV, "en").split(",") if x.strip()]
+    return ("en", *(check_lang(x) for x in asked if x != "en"))
+
+
 def static_frames_wanted() -> bool:
     """True in the site build, where the static flipbook needs every frame."""
     return os.environ.get(STATIC_FRAMES_ENV, "") not in ("", "0")
@@ -835,6 +846,8 @@ def glue(name: str, value, display: bool = True) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
     _publish(name, value, display)
+    if "zh" not in editions():
+        return
     if isinstance(value, str):
         # pasted as {num}`NAME:s`: the zh edition pastes NAME.zh, a word translated
         _publish(name + ZH_SUFFIX, _zh_word(value), False)
