@@ -69,7 +69,7 @@ def clear_if_inputs_changed() -> None:
         return
     if STAMP.exists() or (BUILD / ".jupyter_cache").exists():
         print("helper package or requirements changed: rebuilding everything")
-    for name in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
+    for name in (".jupyter_cache", ".doctrees", "html", "jupyter_execute", "zh"):
         shutil.rmtree(BUILD / name, ignore_errors=True)
     BUILD.mkdir(exist_ok=True)
     STAMP.write_text(current)
