@@ -62,6 +62,21 @@ CASES = {
 }  # fmt: skip
 
 
+def _note_has_cjk_font() -> bool:
+    """Whether ws.plots.note (a monospace read-out) draws Chinese with the CJK font."""
+    fig, (ax,) = ws.plots.new_figure()
+    ws.plots.note(ax, "熵")
+    return len(ax.texts[-1].get_fontfamily()) > 1 or ws.plots.CJK_FONT is None
+
+
+#: extrapolation_row and softcap_figure write their read-out with ws.plots.note, which
+#: takes the CJK font from FIGZH-A's change to whysqrt.plots (issue 19).
+NEEDS_NOTE = pytest.mark.xfail(
+    not _note_has_cjk_font(), reason="ws.plots.note has no CJK font yet", strict=True
+)
+NOTE_CASES = {"row-fixed", "row-log-n", "softcap"}
+
+
 def _call(func, names, kw, data, **extra):
     return func(*(data[n] for n in names), **kw, **extra)
 
@@ -70,7 +85,9 @@ def _texts(fig) -> list[str]:
     return [t.get_text() for t in fig.findobj(Text) if t.get_text().strip()]
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=NEEDS_NOTE) if n in NOTE_CASES else n for n in CASES]
+)
 def test_chinese_drawing_has_chinese_words_all_glyphs_and_no_clipped_label(name, data, caplog):
     func, _, names, kw = CASES[name]
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
