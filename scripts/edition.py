@@ -82,6 +82,7 @@ def package_catalogue() -> None:
         template.add(msg, locations=[("src/whysqrt", 0)])
     with open(i18n.CATALOGUE, "rb") as f:
         catalog = read_po(f)
+    template.creation_date = catalog.creation_date  # no date-only change in git
     catalog.update(template, no_fuzzy_matching=False)
     # Messages formatted at run time (a static figure's alt text, a table's row label made
     # from numbers) are not in the sources: keep their translations, which are looked up

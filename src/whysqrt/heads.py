@@ -25,7 +25,6 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-import sympy as sp
 from matplotlib.figure import Figure
 
 from . import _validate as v
@@ -308,6 +307,8 @@ def symbolic_costs() -> dict:
     ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
     ``macs_sum`` for display.
     """
+    import sympy as sp  # here, not at the top: SymPy takes 0.25 s to import
+
     d, h, n, a = sp.symbols("d_model h n a", positive=True, integer=True)  # a: head index
     d_k = d / h
     per_head_params = 3 * d * d_k + d_k * d  # W_Q^a, W_K^a, W_V^a and head a's rows of W_O

@@ -17,7 +17,6 @@ import time
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 from matplotlib.figure import Figure
 
 from . import _validate as v
@@ -87,6 +86,8 @@ def operation_counts() -> dict:
     ``dot_memory`` (n m) and ``add_memory`` (n m d_a, the tanh tensor when vectorised).
     Used by ``dot-vs-additive``.
     """
+    import sympy as sp  # here, not at the top: SymPy takes 0.25 s to import
+
     n, m, d_k, d_a = sp.symbols("n m d_k d_a", positive=True, integer=True)
     return {
         "symbols": (n, m, d_k, d_a),
