@@ -800,11 +800,28 @@ def figure(
     return StaticFigure(fig, alt, caption, zh=zh, alt_zh=alt_zh)
 
 
+#: The words inside a formula: ``\\text{...}`` without nested braces.
+_TEXT = re.compile(r"\\text\{([^{}]*)\}")
+
+
 @dataclass
 class Math:
     """Display math from SymPy, as ``text/latex`` and as MathJax-ready HTML."""
 
     latex: str
+
+    def translated(self, lang: str) -> Math:
+        """The same formula with the words of its ``\\text{...}`` in ``lang`` where the
+        package's catalogue has them (names such as "Llama 2 70B" stay)."""
+        check_lang(lang)
+
+        def word(m: re.Match) -> str:
+            try:
+                return "\\text{" + tr(m.group(1), lang) + "}"
+            except ValueError:
+                return m.group(0)
+
+        return Math(_TEXT.sub(word, self.latex))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
