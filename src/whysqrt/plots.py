@@ -12,6 +12,8 @@ text (Chinese: :mod:`whysqrt.i18n`); :func:`cjk_math_font` lets Chinese sit next
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 import numpy as np
 from matplotlib import font_manager
@@ -61,6 +63,8 @@ def use_cjk_fallback() -> str | None:
 
 
 CJK_FONT = use_cjk_fallback()
+#: Chinese characters, CJK punctuation and full-width forms.
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 #: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
 FIGSIZE = (6.4, 3.6)
@@ -81,7 +85,7 @@ def note(ax, text: str, *, x: float = 0.02, ha: str = "left", fontsize: float = 
     Chinese words in it take their glyphs from the CJK font (an ideographic space, U+3000,
     is as wide as one character: use it to line up the values of two lines).
     """
-    family = "monospace" if text.isascii() or not CJK_FONT else ["monospace", CJK_FONT]
+    family = ["monospace", CJK_FONT] if CJK_FONT and _CJK.search(text) else "monospace"
     ax.text(
         x,
         0.95,
@@ -105,7 +109,7 @@ def cjk_math_font(fig: Figure) -> Figure:
     if CJK_FONT:
         for t in fig.findobj(Text):
             s = t.get_text()
-            if "$" in s and not s.isascii():
+            if "$" in s and _CJK.search(s):
                 t.set_fontfamily(CJK_FONT)
     return fig
 
