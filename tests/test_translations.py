@@ -77,7 +77,10 @@ def test_glossary_terms_are_the_ones_the_chapters_use():
     the words d2l-zh does not use for them do not."""
     rows = {r["english"].lower(): r["chinese"] for r in csv.DictReader(open(ROOT / "locales" / "glossary.csv", encoding="utf-8"))}
     text = "".join(
-        m.string for po in checks.catalogues() for m in read_po(open(po, "rb")) if m.id and m.string
+        m.string
+        for po in [*checks.catalogues(), *i18n.CATALOGUE.parent.glob("*.po")]
+        for m in read_po(open(po, "rb"))
+        if m.id and m.string
     )
     for english in ("scaled dot-product attention", "multi-head attention", "layer normalization"):
         chinese = rows[english]
