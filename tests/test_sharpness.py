@@ -37,6 +37,7 @@ def test_jacobian_norm_known_values():
     np.testing.assert_allclose(sh.jacobian_norms([[1.0, 0.0, 0.0]]), [0.0], atol=1e-15)
     # uniform over n: J = I/n - 11^T/n^2, largest eigenvalue 1/n
     np.testing.assert_allclose(sh.jacobian_norms(np.full((1, 8), 1 / 8)), [1 / 8])
+    np.testing.assert_array_equal(sh.jacobian_norms([[1.0], [1.0]]), [0.0, 0.0])  # one key
 
 
 def test_jacobian_norm_of_a_saturated_row_keeps_its_size():

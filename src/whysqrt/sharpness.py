@@ -152,6 +152,8 @@ def _top_secular_root(p: np.ndarray) -> np.ndarray:
     (smooth near τ = 0), by Newton's method kept inside a shrinking bracket (bisection
     when a step would leave it): under ten steps to full precision.
     """
+    if p.shape[1] < 2:  # one key: p = 1, J = 0
+        return np.zeros(p.shape[0])
     part = np.partition(p, p.shape[1] - 2, axis=1)
     p1, p2 = part[:, -1], part[:, -2]
     out = p1.copy()  # ties at the top: λ = p1
