@@ -15,7 +15,7 @@ export MKL_NUM_THREADS := 1
 help:
 	@echo "make book   - create .venv, install requirements.txt, execute notebooks, build _build/html (and zh/)"
 	@echo "make test   - everything 'make book' and 'make pdf' do, plus test tools, then the whole test suite"
-	@echo "make pdf    - the PDF edition, _build/pdf/why-sqrt-dk.pdf (no TeX: printed by Chromium)"
+	@echo "make pdf    - the PDF editions, _build/pdf/why-sqrt-dk.pdf and -zh.pdf (no TeX: printed by Chromium)"
 	@echo "make lab    - open the notebooks in JupyterLab"
 	@echo "make bench  - build times, JupyterLab Run All and slider latency, page weight"
 	@echo "make translations - refresh locales/ after editing the English (README, Translating)"
@@ -48,6 +48,8 @@ pdf: book $(VENV)/.dev
 	bash scripts/ensure-chromium
 	$(JB) build . --builder singlehtml -n -W --keep-going
 	$(BIN)/python scripts/build-pdf.py
+	$(BIN)/python scripts/edition.py zh-singlehtml   # the Chinese PDF: _build/pdf/why-sqrt-dk-zh.pdf
+	$(BIN)/python scripts/build-pdf.py --lang zh
 
 test: book pdf $(VENV)/.dev lint
 	bash scripts/ensure-chromium

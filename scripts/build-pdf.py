@@ -15,6 +15,12 @@
 4. writes ``_build/pdf/why-sqrt-dk.pdf``, the caption list the tests check it against
    (``_build/pdf/figures.json``), and a copy into ``_build/html`` for the site to ship.
 
+``--lang zh`` prints the Chinese edition the same way: its single-page HTML
+(``scripts/edition.py zh-singlehtml``, in ``_build/zh/singlehtml``) becomes
+``_build/pdf/why-sqrt-dk-zh.pdf`` (captions in ``figures-zh.json``), copied to
+``_build/html/zh/why-sqrt-dk.pdf`` where the Chinese landing page links it. Chinese text
+prints with the system's CJK font (Debian: fonts-noto-cjk), which Chromium embeds.
+
 No TeX installation is needed.
 """
 
@@ -32,10 +38,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SINGLE = ROOT / "_build" / "singlehtml"
 OUT = ROOT / "_build" / "pdf"
-SITE = ROOT / "_build" / "html"
-NAME = "why-sqrt-dk.pdf"
+#: Per edition: the single-page HTML, the PDF's name, the site folder it is copied to.
+EDITIONS = {
+    "en": (ROOT / "_build" / "singlehtml", "why-sqrt-dk.pdf", ROOT / "_build" / "html"),
+    "zh": (ROOT / "_build" / "zh" / "singlehtml", "why-sqrt-dk-zh.pdf", ROOT / "_build" / "html" / "zh"),
+}
+SITE_NAME = "why-sqrt-dk.pdf"  # the name each site links (whysqrt.sphinx_ext.PDF_NAME)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -110,6 +119,12 @@ def serve(folder: Path):
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    lang = sys.argv[sys.argv.index("--lang") + 1] if "--lang" in sys.argv else "en"
+    if lang not in EDITIONS:
+        sys.exit(f"--lang must be one of {', '.join(EDITIONS)}, got {lang!r}")
+    SINGLE, NAME, SITE = EDITIONS[lang]
+    figures = "figures.json" if lang == "en" else f"figures-{lang}.json"
+
     page_file = SINGLE / "book" / "index.html"
     if not page_file.exists():
         sys.exit(f"{page_file} is missing: run `jupyter-book build . --builder singlehtml` first")
@@ -158,9 +173,9 @@ def main() -> int:
         t_pdf = time.perf_counter()
         browser.close()
     httpd.shutdown()
-    (OUT / "figures.json").write_text(json.dumps(captions, indent=1, ensure_ascii=False))
+    (OUT / figures).write_text(json.dumps(captions, indent=1, ensure_ascii=False))
     if SITE.is_dir():
-        shutil.copy2(OUT / NAME, SITE / NAME)
+        shutil.copy2(OUT / NAME, SITE / SITE_NAME)
     size = (OUT / NAME).stat().st_size / 1e6
     print(
         f"Wrote {OUT / NAME} ({size:.1f} MB, {len(captions)} figures, "

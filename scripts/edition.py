@@ -2,6 +2,7 @@
 
     python scripts/edition.py both      # both sites, side by side (make book, after the notebooks ran)
     python scripts/edition.py zh        # the Chinese site under _build/html/zh
+    python scripts/edition.py zh-singlehtml   # what make pdf prints as the Chinese PDF
     python scripts/edition.py gettext   # message templates -> _build/gettext, then sphinx-intl update
     python scripts/edition.py catalogue # only the package's catalogue (captions, labels, ...)
 
@@ -47,6 +48,12 @@ def _build(builder: str, outdir: Path, doctrees: Path, **overrides) -> int:
         keep_going=True,
     )
     return 1 if result else 0
+
+
+def build_zh_singlehtml() -> int:
+    """The Chinese single-page HTML that scripts/build-pdf.py --lang zh prints."""
+    out = BUILD / "zh" / "singlehtml"
+    return _build("singlehtml", out, BUILD / "zh" / ".doctrees-singlehtml", language=LANGUAGE)
 
 
 def build_zh() -> int:
@@ -111,7 +118,8 @@ ENGLISH_FLAGS = ["-n", "-W", "--keep-going"]
 def gettext() -> int:
     """Templates of every translatable message, then the catalogues brought up to date."""
     package_catalogue()
-    rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext")
+    # the words to translate are in the sources: no notebook needs to run for them
+    rc = _build("gettext", BUILD / "gettext", BUILD / ".doctrees-gettext", nb_execution_mode="off")
     if rc:
         return rc
     intl = shutil.which("sphinx-intl", path=str(Path(sys.executable).parent))
@@ -123,7 +131,13 @@ def gettext() -> int:
 
 
 if __name__ == "__main__":
-    jobs = {"both": both, "zh": build_zh, "gettext": gettext, "catalogue": package_catalogue}
+    jobs = {
+        "both": both,
+        "zh": build_zh,
+        "zh-singlehtml": build_zh_singlehtml,
+        "gettext": gettext,
+        "catalogue": package_catalogue,
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(jobs)}}}")
     sys.exit(jobs[sys.argv[1]]())

@@ -24,6 +24,8 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 #: Pages without sliders: the audit appendix is tables and checks (its experiment lives in
 #: softmax-sharpness, said once).
 NO_SLIDERS = {"source-audit"}
+#: The two editions: English at the site root, Chinese under zh/ with the same page paths.
+EDITIONS = ["", "zh/"]
 
 pytestmark = pytest.mark.site
 
@@ -110,10 +112,11 @@ def test_page_loads_offline_without_errors(visit, path):
 
 @pytest.mark.parametrize("slug", CHAPTERS)
 @pytest.mark.parametrize("kind", ["book", "notebooks"])
-def test_math_is_typeset(visit, slug, kind):
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_math_is_typeset(visit, slug, kind, edition):
     """Math arrives as MathML made at build time (whysqrt.mathml): every formula is a
     <math> element the browser draws, with no TeX left as text and no typesetting script."""
-    v = visit(f"{kind}/{slug}.html")
+    v = visit(f"{edition}{kind}/{slug}.html")
     # a chapter is full of formulas; a companion notebook may hold only a few
     assert v.page.locator("article math").count() >= (5 if kind == "book" else 1)
     untypeset = v.page.evaluate(
@@ -166,12 +169,21 @@ def test_chapter_page_loads_no_icon_script_font_search_index_or_mathjax(browser,
         ctx.close()
 
 
-def test_search_still_finds_pages(browser, server):
-    ctx, page, urls = _requests(browser, server, "search.html?q=variance")
+@pytest.mark.parametrize(
+    "query", ["variance", "zh/注意力", "zh/方差", "zh/缩放点积注意力", "zh/softmax"]
+)
+def test_search_still_finds_pages(browser, server, query):
+    """Search works offline in both editions; Chinese queries need the index segmented into
+    words (jieba), not one token per run of characters."""
+    edition, _, q = query.rpartition("/")
+    prefix = f"{edition}/" if edition else ""
+    ctx, page, urls = _requests(browser, server, f"{prefix}search.html?q={q}")
     try:
         assert any("searchindex.js" in u for u in urls)
         page.wait_for_selector("#search-results li", timeout=20_000)
         assert page.locator("#search-results li").count() >= 3
+        hrefs = page.locator("#search-results li a").first.get_attribute("href")
+        assert hrefs and ".html" in hrefs
     finally:
         ctx.close()
 
@@ -182,8 +194,9 @@ def _sliders(v):
 
 @pytest.mark.parametrize("slug", sorted(set(CHAPTERS) - NO_SLIDERS))
 @pytest.mark.parametrize("kind", ["book", "notebooks"])
-def test_static_sliders_change_the_figure(visit, slug, kind):
-    v = visit(f"{kind}/{slug}.html")
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_static_sliders_change_the_figure(visit, slug, kind, edition):
+    v = visit(f"{edition}{kind}/{slug}.html")
     figs = _sliders(v)
     assert figs.count() >= 1, "no static slider on the page"
     for i in range(figs.count()):
@@ -234,8 +247,9 @@ def _repository() -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
-def test_chapter_page_launches_its_companion_notebook(visit, server, slug):
-    v = visit(f"book/{slug}.html")
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_chapter_page_launches_its_companion_notebook(visit, server, slug, edition):
+    v = visit(f"{edition}book/{slug}.html")
     box = v.page.locator("article .ws-launch")
     assert box.count() == 1, "no launch box on the chapter page"
     # near the top: right after the chapter's title
@@ -249,13 +263,13 @@ def test_chapter_page_launches_its_companion_notebook(visit, server, slug):
         f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/notebooks/{slug}.ipynb"
     )
     # the theme's own Binder button on the notebook page derives from the same setting
-    nb = visit(f"notebooks/{slug}.html")
+    nb = visit(f"{edition}notebooks/{slug}.html")
     assert binder in [
         a.get_attribute("href") for a in nb.page.locator("a[href*='mybinder.org']").all()
     ]
     download = box.locator("a.ws-launch-download")
     assert download.get_attribute("download") == f"{slug}.ipynb"
-    response = v.page.request.get(f"{server}/book/" + download.get_attribute("href"))
+    response = v.page.request.get(f"{server}/{edition}book/" + download.get_attribute("href"))
     assert response.ok and response.json()["nbformat"] == 4, "the .ipynb does not download"
     box.locator("a.ws-launch-view").click()
     v.page.wait_for_load_state("load")
@@ -277,17 +291,57 @@ def test_repository_links_follow_the_one_setting(visit):
     assert f'repo: "{owner_repo}"' in thebe and f'ref: "{branch}"' in thebe, thebe
 
 
-def test_landing_page_links_the_pdf_and_footer_shows_version(visit):
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_landing_page_links_the_pdf_and_footer_shows_version(visit, edition):
+    """Each edition's landing page links its own PDF (the Chinese one under zh/)."""
     from whysqrt import __version__
 
-    v = visit("book/index.html")
+    v = visit(f"{edition}book/index.html")
     link = v.page.locator("article .ws-pdf-link a")
     assert link.count() == 1
     assert link.get_attribute("href").endswith("why-sqrt-dk.pdf")
-    assert (SITE / "book" / link.get_attribute("href")).resolve() == (SITE / "why-sqrt-dk.pdf")
-    assert (SITE / "why-sqrt-dk.pdf").exists(), "run `make pdf` (make test does)"
+    pdf = SITE / edition / "why-sqrt-dk.pdf"
+    assert (SITE / edition / "book" / link.get_attribute("href")).resolve() == pdf
+    assert pdf.exists(), "run `make pdf` (make test does)"
     footer = v.page.locator(".ws-edition").inner_text()
-    assert f"Version {__version__}" in footer and re.search(r"built \d{4}-\d{2}-\d{2}", footer)
+    if edition:
+        assert f"版本 {__version__}" in footer and re.search(r"构建于 \d{4}-\d{2}-\d{2}", footer)
+    else:
+        assert f"Version {__version__}" in footer and re.search(r"built \d{4}-\d{2}-\d{2}", footer)
+
+
+@pytest.mark.parametrize("slug", ["index", *CHAPTERS])
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_language_switch_leads_to_the_same_page(visit, slug, edition):
+    """The header's switch opens the same page in the other edition, each in its language."""
+    v = visit(f"{edition}book/{slug}.html")
+    lang = v.page.evaluate("document.documentElement.lang")
+    assert lang == ("zh-CN" if edition else "en"), lang
+    switch = v.page.locator(".bd-header-article a.ws-language")
+    assert switch.count() == 1 and switch.is_visible()
+    assert switch.inner_text() == ("English" if edition else "中文")
+    switch.click()
+    v.page.wait_for_load_state("load")
+    other = "" if edition else "zh/"
+    assert v.page.url.endswith(f"/{other}book/{slug}.html"), v.page.url
+    assert v.page.evaluate("document.documentElement.lang") == ("en" if edition else "zh-CN")
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chinese_pages_are_chinese(visit, slug):
+    """The Chinese edition's chapters read in Chinese: the title and most of the prose
+    (numbers, formulas, code and names stay as they are), and the slider captions too."""
+    v = visit(f"zh/book/{slug}.html")
+    assert re.search(r"[\u4e00-\u9fff]", v.page.locator("article h1").inner_text())
+    text = v.page.evaluate("""() => {
+        const a = document.querySelector('article').cloneNode(true);
+        a.querySelectorAll('pre, code, script, math, .bibtex-citation, .citation').forEach(e => e.remove());
+        return a.innerText; }""")
+    han = len(re.findall(r"[\u4e00-\u9fff]", text))
+    latin_words = len(re.findall(r"\b[a-z]{4,}\b", text))
+    assert han > 5 * latin_words, f"{han} Chinese characters against {latin_words} English words"
+    for caption in v.page.locator("figure figcaption").all_inner_texts():
+        assert re.search(r"[\u4e00-\u9fff]", caption), f"English caption: {caption[:80]}"
 
 
 def test_chapter_numbers_come_from_the_notebook(visit):

@@ -131,7 +131,7 @@ def notebook_messages(path: Path) -> list[str]:
                     continue
                 values = kw.value.values if isinstance(kw.value, ast.Dict) else [kw.value]
                 found += [v.value for v in values if isinstance(v, ast.Constant)]
-    return [m for m in found if isinstance(m, str)]
+    return [m for m in found if isinstance(m, str) and m.strip()]
 
 
 def package_messages() -> list[str]:

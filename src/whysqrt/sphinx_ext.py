@@ -69,6 +69,7 @@ from sphinx.locale import _ as _translate
 from sphinx.search import languages as search_languages
 from sphinx.search.zh import SearchChinese as _SearchChinese
 from sphinx.util import logging
+from sphinx.transforms import SphinxTransform
 from sphinx.util.math import get_node_equation_number
 
 from . import __version__
@@ -603,6 +604,20 @@ class CompanionPaste(PasteAnyDirective):
         return super().run()
 
 
+class KeepGlossaryAsIs(SphinxTransform):
+    """The notation page's glossary table (``:class: ws-glossary``) is already bilingual:
+    no message to translate, the same table in both editions. Runs before Sphinx's
+    translation (priority 20) and is seen by the gettext builder the same way."""
+
+    default_priority = 10
+
+    def apply(self, **kwargs) -> None:
+        for table in self.document.findall(nodes.table):
+            if "ws-glossary" in table.get("classes", []):
+                for node in table.findall(nodes.TextElement):
+                    node["translatable"] = False
+
+
 class SearchChinese(_SearchChinese):
     """Sphinx's Chinese search language with its Latin-word list kept as a set.
 
@@ -640,6 +655,7 @@ def _make_document(source_path="notset", parser_cls=RSTParser):
 
 def setup(app: Sphinx) -> dict:
     myst_base.make_document = _make_document
+    app.add_transform(KeepGlossaryAsIs)
     search_languages["zh"] = SearchChinese
     register_plugin("pybtex.style.labels", "whysqrt-year-suffix", YearSuffixLabels)
     register_plugin("pybtex.style.formatting", "whysqrt", BibliographyStyle)
