@@ -7,7 +7,8 @@ leaves the build nothing to execute. Notebooks whose code did not change are ski
 A failing notebook fails this step with its traceback, as the build would.
 
 The cache keys on a notebook's own code only, so a change to the helper package (or
-to requirements.txt) would leave stale outputs on the pages. This step therefore
+to requirements.txt, or to the editions asked for in ``WHYSQRT_EDITIONS``) would leave
+stale outputs on the pages. This step therefore
 fingerprints the package's Python modules and ``requirements.txt`` and, when they changed
 since the last build, clears the cache and the Sphinx environment so that everything is
 redone. The site-only files (``sphinx_ext.py``, ``static/`` CSS and JavaScript) do not
@@ -49,6 +50,8 @@ SITE_ONLY = ("sphinx_ext.py", "static")
 def fingerprint() -> str:
     """Hash of everything besides the notebooks themselves that their outputs depend on."""
     h = hashlib.sha256()
+    # the editions glued (English only for bench.py's English build, else both)
+    h.update(os.environ.get("WHYSQRT_EDITIONS", "en,zh").encode())
     pkg = ROOT / "src" / "whysqrt"
     files = sorted(pkg.rglob("*")) + [ROOT / "requirements.txt"]
     for path in files:
@@ -66,7 +69,7 @@ def clear_if_inputs_changed() -> None:
         return
     if STAMP.exists() or (BUILD / ".jupyter_cache").exists():
         print("helper package or requirements changed: rebuilding everything")
-    for name in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
+    for name in (".jupyter_cache", ".doctrees", "html", "jupyter_execute", "zh"):
         shutil.rmtree(BUILD / name, ignore_errors=True)
     BUILD.mkdir(exist_ok=True)
     STAMP.write_text(current)
@@ -135,6 +138,8 @@ def run(cache, timeout: int) -> ExecutorRunResult:
 
 def main() -> int:
     os.environ["WHYSQRT_STATIC_FRAMES"] = "1"  # inherited by the kernels
+    # both editions' outputs (whysqrt.interactive.editions); bench.py asks for English only
+    os.environ.setdefault("WHYSQRT_EDITIONS", "en,zh")
     clear_if_inputs_changed()
     cache = get_cache(ROOT / "_build" / ".jupyter_cache")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):

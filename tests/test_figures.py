@@ -169,3 +169,23 @@ def test_look_for_line_is_shown_under_static_and_live_slider():
     assert "What to look for" not in ws.interact(ws.plots.dot_product_histogram, **kw).static_html()
     with pytest.raises(TypeError, match="^look_for"):
         ws.interact(ws.plots.dot_product_histogram, look_for=3, **kw)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ws.plots.dot_product_histogram(d_k=64, scaled=True),
+        lambda: ws.overflow.saturation_figure(scale=4.0, correct=True),
+    ],
+)
+def test_png_bytes_is_the_picture_savefig_draws(make):
+    """png_bytes draws on Agg and quantises the buffer, skipping savefig's PNG round trip:
+    the same bytes as quantising savefig's PNG, and the figure keeps its canvas and dpi."""
+    import io
+
+    reference = io.BytesIO()
+    make().savefig(reference, format="png", dpi=ws.interactive.DPI, metadata={"Software": None})
+    fig = make()
+    canvas, dpi = fig.canvas, fig.dpi
+    assert ws.interactive.png_bytes(fig) == ws.interactive.compress_png(reference.getvalue())
+    assert fig.canvas is canvas and fig.dpi == dpi

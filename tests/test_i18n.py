@@ -99,6 +99,7 @@ def test_table_titles_and_caption_translate_numbers_stay():
 
 
 def test_glue_publishes_the_chinese_copy_beside_the_english(monkeypatch):
+    monkeypatch.setenv("WHYSQRT_EDITIONS", "en,zh")  # as in the site build
     published = []
     monkeypatch.setattr(ws.interactive, "_publish", lambda n, v, d: published.append((n, v)))
     ws.glue("answer", "yes", display=False)
@@ -119,3 +120,15 @@ def test_chinese_text_in_a_figure_is_drawn_with_a_cjk_font():
         warnings.simplefilter("always")
         ws.interactive.png_bytes(fig)
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_a_learners_kernel_glues_english_only(monkeypatch):
+    """Outside the site build nothing is translated or drawn twice (JupyterLab's Run All)."""
+    monkeypatch.delenv("WHYSQRT_EDITIONS", raising=False)
+    published = []
+    monkeypatch.setattr(ws.interactive, "_publish", lambda n, v, d: published.append(n))
+    ws.glue("fig", ws.figure(_line(), alt="a", caption="PDF edition"), display=False)
+    assert published == ["fig"]
+    monkeypatch.setenv("WHYSQRT_EDITIONS", "en,fr")
+    with pytest.raises(ValueError, match="lang"):
+        ws.interactive.editions()

@@ -159,8 +159,10 @@ def test_prefetch_takes_every_figure_one_step_before_any_figure_two():
     pf.want(b, b.start())
     # (is a?, place in its figure's nearest-first list): the n-th frames of both figures
     # come before either figure's (n+1)-th, the newest request first between the two
+    # (place -1: the frame one checkbox click away, ahead of the nearest-first list, where
+    # it was place 2)
     order = [(inter is a, place) for place, _, inter, _ in sorted(pf._queue)]
-    assert order == [(owner, n) for n in range(1, 6) for owner in (False, True)]
+    assert order == [(owner, n) for n in (-1, 1, 3, 4, 5) for owner in (False, True)]
     pf.want(a, {"d_k": 64, "scaled": False})  # a moved: its old requests are replaced
     assert sum(inter is a for *_, inter, _ in pf._queue) == 5
 
@@ -200,3 +202,19 @@ def test_a_slider_moving_on_has_its_next_frames_drawn_first():
     pf.want(it, it.start(), lead=it.ahead(it.start(), "d_k", 1))
     first = min(pf._queue)
     assert first[2] is it and first[3] == {"d_k": 64, "scaled": False}
+
+
+def test_the_frame_one_checkbox_click_away_is_drawn_first():
+    """A click has no direction to predict: its frame comes before the other neighbours,
+    after a moving slider's lead, and no frame is queued twice."""
+    it, _ = _counting()
+    assert it.toggles({"d_k": 4, "scaled": False}) == [{"d_k": 4, "scaled": True}]
+    pf = ws.interactive._Prefetcher()
+    pf._thread, pf._hooked = object(), True
+    it.png(**it.start())
+    pf.want(it, it.start())
+    assert min(pf._queue)[3] == {"d_k": 4, "scaled": True}
+    lead = it.ahead(it.start(), "d_k", 1)
+    pf.want(it, it.start(), lead=lead)
+    assert [q[3] for q in sorted(pf._queue)[:2]] == [*lead, {"d_k": 4, "scaled": True}]
+    assert len(pf._queue) == 5  # six frames, the start drawn

@@ -100,3 +100,32 @@ def test_every_figure_page_has_an_image(reader, page_texts):
 def test_static_sliders_print_a_note(page_texts):
     text = " ".join(page_texts)
     assert "Interactive in the web edition" in text
+
+
+PDF_ZH = ROOT / "_build" / "pdf" / "why-sqrt-dk-zh.pdf"
+
+
+def test_chinese_pdf_has_every_chapter_title_in_chinese():
+    """The Chinese PDF (make pdf, from the zh single-page build): it opens, prints every
+    chapter's Chinese title as text (a CJK font embedded, not boxes), and ships with the
+    Chinese site."""
+    from babel.messages.pofile import read_po
+    from pypdf import PdfReader
+
+    if not PDF_ZH.exists():
+        pytest.fail(f"{PDF_ZH.relative_to(ROOT)} is missing: run `make pdf` (make test does)")
+    reader = PdfReader(PDF_ZH)
+    assert len(reader.pages) >= 2 * len(chapters())
+    text = re.sub(r"\s+", "", "".join(page.extract_text() or "" for page in reader.pages))
+    locale = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "book"
+    for md in chapters():
+        with open(locale / f"{md.stem}.po", "rb") as f:
+            title = next(str(m.string) for m in read_po(f) if m.id)
+        han = "".join(re.findall(r"[\u4e00-\u9fff]+", title))
+        assert han and han[:6] in text, f"{md.name}: Chinese title {title!r} not in the PDF"
+    fonts = set()
+    for page in reader.pages[:5]:
+        for ref in (page.get("/Resources", {}).get("/Font", {}) or {}).values():
+            fonts.add(str(ref.get_object().get("/BaseFont")))
+    assert any("CJK" in f or "Noto" in f for f in fonts), fonts
+    assert (ROOT / "_build" / "html" / "zh" / "why-sqrt-dk.pdf").exists()

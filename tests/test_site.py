@@ -34,7 +34,8 @@ def site_pages() -> list[str]:
     return sorted(
         str(p.relative_to(SITE))
         for p in SITE.rglob("*.html")
-        if not p.relative_to(SITE).parts[0].startswith(("_", "."))
+        # not Sphinx's own folders (_static, _sources, ...), at the root or under zh/
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(SITE).parts)
     )
 
 

@@ -54,3 +54,15 @@ def test_expectation_rejects_unsupported_moments():
     z = sp.Symbol("Z_1", real=True)
     with pytest.raises(ValueError, match="^expr"):
         ws.symbolic.expectation(z**5, zs=(z,))
+
+
+def test_importing_the_package_leaves_sympy_for_later():
+    """SymPy (0.25 s) loads on the first use of ws.symbolic, not with ``import whysqrt``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, whysqrt as ws; assert 'sympy' not in sys.modules; "
+        "ws.symbolic.standard_case(); assert 'sympy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

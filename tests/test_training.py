@@ -428,3 +428,61 @@ def test_saturation_panel_shows_the_unscaled_gradient_collapse():
 def test_bad_input(call, name, exc):
     with pytest.raises(exc, match=rf"^{name}\b"):
         call()
+
+
+# -- the race's speed-ups give the numbers of the plain code ------------------------
+@pytest.mark.parametrize("n", [3, 8, 16, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_sum_and_max_equal_numpy_bit_for_bit(n, dtype):
+    rng = np.random.default_rng(n)
+    a = (rng.standard_normal((40, 7, n)) * np.exp(3 * rng.standard_normal((40, 7, n)))).astype(
+        dtype
+    )
+    assert np.array_equal(tr._row_sum(a), a.sum(axis=-1))
+    assert np.array_equal(tr._row_max(a), a.max(axis=-1))
+    if n == 16:  # a different order of the additions would differ somewhere here
+        r = a[..., 0].copy()
+        for j in range(1, n):
+            r += a[..., j]
+        assert not np.array_equal(r, a.sum(axis=-1))
+
+
+def _plain_race_grads(wq, wk, c, x, values, y):
+    """race_grads as first written, with numpy's own reductions."""
+    n_b = x.shape[1]
+    x0, xk = x[:, :, 0], x[:, :, 1:]
+    q = x0 @ np.swapaxes(wq, 1, 2)
+    s = (xk @ (q @ wk)[..., None])[..., 0] * c[:, None, None]
+    p = np.exp(np.maximum(s - s.max(axis=-1, keepdims=True), -60.0))
+    p /= p.sum(axis=-1, keepdims=True)
+    delta = (p[:, :, None] @ values)[:, :, 0] - y
+    loss = 0.5 * np.mean(np.sum(delta**2, axis=-1), axis=1)
+    u = (values @ delta[..., None])[..., 0]
+    g = p * (u - np.sum(p * u, axis=-1, keepdims=True))
+    b = (g[:, :, None] @ xk)[:, :, 0] * (c / n_b)[:, None, None]
+    return loss, (wk @ np.swapaxes(b, 1, 2)) @ x0, np.swapaxes(q, 1, 2) @ b
+
+
+def test_race_grads_equal_the_plain_code_bit_for_bit():
+    rng = np.random.default_rng(0)
+    r, d_k, d = 6, 16, 8
+    wq, wk = (rng.standard_normal((r, d_k, d)).astype(np.float32) for _ in range(2))
+    c = np.float32(d_k) ** -np.linspace(0, 1, r, dtype=np.float32)
+    x = rng.standard_normal((r, 16, 9, d)).astype(np.float32)
+    vals, y = rng.standard_normal((r, 16, 8, 8)).astype(np.float32), rng.standard_normal((r, 16, 8))
+    for got, want in zip(
+        tr.race_grads(wq, wk, c, x, vals, y.astype(np.float32)),
+        _plain_race_grads(wq, wk, c, x, vals, y.astype(np.float32)),
+    ):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_race_sweep_equals_one_race_at_a_time():
+    """The sweep shares batches between races and runs two at a time: same steps as race()."""
+    lrs = {"sgd": (1.0, 10.0), "adam": (0.01, 0.1)}
+    sw = tr.race_sweep((4, 8), (0.0, 0.5), lrs, seeds=2, max_steps=300)
+    for o, opt in enumerate(lrs):
+        for i, d_k in enumerate((4, 8)):
+            steps, reached = tr.race(d_k, (0.0, 0.5), lrs[opt], opt, seeds=2, max_steps=300)
+            np.testing.assert_array_equal(sw.loss[o, i], steps)
+            np.testing.assert_array_equal(sw.reached[o, i], reached)

@@ -49,7 +49,6 @@ from . import (
     practice,
     scoring,
     sharpness,
-    symbolic,
     tables,
     tinytransformer,
     training,
@@ -72,6 +71,17 @@ from .numerics import (
 from .tables import table
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``ws.symbolic`` is imported on first use: it loads SymPy (0.25 s), which the
+    notebooks without derivations never need."""
+    if name == "symbolic":
+        import importlib
+
+        return importlib.import_module(".symbolic", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DK_GRID",

@@ -5,6 +5,11 @@ claims as a list of dicts (made with :func:`claim`, so each one is validated) an
 renders them with :func:`table_html`; :func:`verdict_counts` gives the summary and
 :func:`missing_targets` proves that every table row links to an existing section.
 
+The table exists in both editions from one renderer: ``table_html(claims, lang="zh")``
+shows the Chinese quote alone (it is the original) and passes headers, verdicts and each
+correction through :func:`whysqrt.i18n.tr` (the corrections are messages of the package
+catalogue, ``part-auditzh.po``); a chapter link shows the chapter's Chinese title.
+
 The checks' numerics come from the chapters' modules (source 001's lost experiment is
 :func:`whysqrt.sharpness.source001`, redone once, in the softmax-sharpness chapter).
 
@@ -22,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _validate as v
+from .i18n import Message, check_lang, tr
 from .numerics import softmax
 
 __all__ = [
@@ -131,7 +137,12 @@ def claim(
         raise ValueError(
             f"anchor must look like 'audit-xyz' (lowercase, digits, hyphens), got {anchor!r}"
         )
-    correction = _text("correction", correction)
+    # a ws.text(...) correction keeps its template and values, so its translation can be made
+    correction = correction if isinstance(correction, Message) else _text("correction", correction)
+    if isinstance(correction, Message) and (
+        not correction.strip() or correction != correction.strip()
+    ):
+        raise ValueError("correction must not be empty nor start or end with spaces")
     if chapter is None:
         named = _CHAPTER_RE.findall(correction)
         chapter = named[0] if named else ""
@@ -175,53 +186,108 @@ def verdict_counts(claims) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class HTML:
-    """A block of HTML that displays (and glues) as ``text/html`` with a plain-text fallback."""
+    """A block of HTML that displays (and glues) as ``text/html`` with a plain-text fallback.
+
+    Made by :func:`table_html`, it also keeps the claims and the target it was made from,
+    so ``translated("zh")`` renders the same table in Chinese (``ws.glue`` glues both).
+    """
 
     html: str
     text: str
+    claims: tuple = ()
+    target: str = ""
+    lang: str = "en"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html, "text/plain": self.text}
 
+    def translated(self, lang: str) -> HTML:
+        """The same table in ``lang`` ("en" or "zh"); a block without claims is returned as is."""
+        check_lang(lang)
+        if lang == self.lang or not self.claims:
+            return self
+        return table_html(list(self.claims), self.target, lang=lang)
 
-def _link_chapters(escaped: str) -> str:
-    return _CHAPTER_RE.sub(r'<a href="../book/\1.html">\1</a>', escaped)
+
+#: Where the Chinese titles of the chapters are (the first msgstr of each catalogue).
+_BOOK_LOCALE = Path(__file__).resolve().parents[2] / "locales" / "zh_CN" / "LC_MESSAGES" / "book"
+#: Inline math of the chapter titles, written in Unicode for a link text.
+_TITLE_MATH = ((r"\sqrt{d_k}", "√dₖ"), ("d_k", "dₖ"), ("$", ""))
 
 
-def _row(c: dict, target: str) -> str:
-    e = {k: html.escape(val) for k, val in c.items()}
-    css = "ws-verdict-" + c["verdict"].replace(" ", "-")
-    claim_cell = f'<span lang="zh">{e["quote"]}</span><br><em>{e["translation"]}</em>'
-    chapter = _link_chapters(e["chapter"]) if c["chapter"] else "(outside the book)"
-    return (
-        f'<tr class="{css}"><td>{e["source"]}</td><td>{claim_cell}</td>'
-        f"<td><strong>{e['verdict']}</strong></td>"
-        f"<td>{_link_chapters(e['correction'])} "
-        f'<a href="{html.escape(target)}#{e["anchor"]}">check</a></td><td>{chapter}</td></tr>'
+def chapter_title(slug: str, lang: str = "en") -> str:
+    """The title a chapter link shows: the slug in English (as before), the chapter's
+    Chinese title in the Chinese edition, its math written in Unicode (``为什么 q·k 的方差是 dₖ``)."""
+    check_lang(lang)
+    if slug not in CHAPTERS:
+        raise ValueError(f"slug must be one of {CHAPTERS}, got {slug!r}")
+    if lang == "en":
+        return slug
+    from babel.messages.pofile import read_po
+
+    with open(_BOOK_LOCALE / f"{slug}.po", "rb") as f:
+        title = next(str(m.string) for m in read_po(f) if m.id)
+    if not title.strip():
+        raise ValueError(f"the Chinese catalogue of {slug!r} has no title")
+    title = re.sub(r"\s*\\cdot\s*", "·", title)
+    for tex, uni in _TITLE_MATH:
+        title = title.replace(tex, uni)
+    return title
+
+
+def _link_chapters(escaped: str, lang: str = "en") -> str:
+    if lang == "en":
+        return _CHAPTER_RE.sub(r'<a href="../book/\1.html">\1</a>', escaped)
+    return _CHAPTER_RE.sub(
+        lambda m: f'<a href="../book/{m[1]}.html">{html.escape(chapter_title(m[1], lang))}</a>',
+        escaped,
     )
 
 
-def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
+def _row(c: dict, target: str, lang: str = "en") -> str:
+    e = {
+        k: html.escape(tr(val, lang) if k in ("verdict", "correction") else val)
+        for k, val in c.items()
+    }
+    css = "ws-verdict-" + c["verdict"].replace(" ", "-")
+    claim_cell = f'<span lang="zh">{e["quote"]}</span>'
+    if lang == "en":  # the Chinese edition shows the original alone
+        claim_cell += f"<br><em>{e['translation']}</em>"
+    chapter = _link_chapters(e["chapter"], lang) if c["chapter"] else tr("(outside the book)", lang)
+    return (
+        f'<tr class="{css}"><td>{e["source"]}</td><td>{claim_cell}</td>'
+        f"<td><strong>{e['verdict']}</strong></td>"
+        f"<td>{_link_chapters(e['correction'], lang)} "
+        f'<a href="{html.escape(target)}#{e["anchor"]}">{tr("check", lang)}</a></td><td>{chapter}</td></tr>'
+    )
+
+
+def table_html(claims, target: str = "../notebooks/source-audit.html", lang: str = "en") -> HTML:
     """The audit table, one row per claim, sorted by source (a post's "body lost" headings
     after its claims); each row links to the notebook section with its check.
 
     Columns: post, claim (the Chinese quote with the English translation under it), verdict,
     what the computation shows (with a link to its check) and the main chapter that treats
     the topic. ``target`` is the page that holds the checks (rows link to ``target#anchor``).
-    Everything is HTML-escaped.
+    Everything is HTML-escaped. ``lang="zh"`` gives the Chinese edition's table: the claim
+    cell holds the original quote alone, and every other word is looked up with ``tr``.
     """
+    check_lang(lang)
     claims = _check_claims(claims)
     target = _text("target", target)
     rows = []
     for source in sorted({c["source"] for c in claims}):
         mine = [c for c in claims if c["source"] == source]
-        rows += [_row(c, target) for c in mine if c["verdict"] != "body lost"]
-        rows += [_row(c, target) for c in mine if c["verdict"] == "body lost"]
-    head = (
-        '<thead><tr><th scope="col">post</th><th scope="col">claim (quote, translation)</th>'
-        '<th scope="col">verdict</th><th scope="col">what the computation shows (check)</th>'
-        '<th scope="col">chapter</th></tr></thead>'
+        rows += [_row(c, target, lang) for c in mine if c["verdict"] != "body lost"]
+        rows += [_row(c, target, lang) for c in mine if c["verdict"] == "body lost"]
+    titles = (
+        tr("post", lang),
+        "claim (quote, translation)" if lang == "en" else tr("claim (quote)", lang),
+        tr("verdict", lang),
+        tr("what the computation shows (check)", lang),
+        tr("chapter", lang),
     )
+    head = "<thead><tr>" + "".join(f'<th scope="col">{t}</th>' for t in titles) + "</tr></thead>"
     body = (
         '<div class="ws-audit-table" style="overflow-x:auto;font-size:0.9em">'
         '<table class="table">' + head + "<tbody>" + "".join(rows) + "</tbody></table></div>"
@@ -232,7 +298,7 @@ def table_html(claims, target: str = "../notebooks/source-audit.html") -> HTML:
         + ", ".join(f"{n} {k}" for k, n in counts.items())
         + ">"
     )
-    return HTML(body, text)
+    return HTML(body, text, tuple(claims), target, lang)
 
 
 def missing_targets(claims, notebook) -> list[str]:

@@ -14,6 +14,8 @@ Used by the ``in-brief`` chapter (and its data-flow diagram by ``dk-sizing``) an
 
 Every figure function is pure (parameters in, a new Figure out) and has a
 ``describe_*`` companion that returns its alt text.
+Both take ``lang`` ("en" or "zh"): the Chinese edition draws the words in the figure
+and writes the alt text in Chinese (:mod:`whysqrt.i18n`, catalogue ``part-figzh-a.po``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from matplotlib.patches import FancyBboxPatch
 from . import _validate as v
 from . import initscale  # noqa: F401  (the init × width table of in-brief: ws.initscale)
 from .experiments import DK_GRID
+from .i18n import check_lang, tr
 from .numerics import entropy, softmax
-from .plots import COLORS, new_figure
+from .plots import COLORS, cjk_math_font, new_figure, note
 from .sharpness import draw_weights
 
 __all__ = [
@@ -88,12 +91,14 @@ def _arrow(ax, start, end):
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1.0})
 
 
-def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
+def attention_dataflow(n=None, m=None, d_k=None, d_v=None, lang: str = "en") -> Figure:
     """Data-flow diagram of scaled dot-product attention with the shape of every step.
 
     ``n`` queries and ``m`` keys (both labelled n when symbolic: self-attention, the notation page's n); leave a size ``None`` to label it symbolically
     (``n``, ``m``, ``d_k``, ``d_v``) or pass a positive integer to print numbers.
+    ``lang`` ("en" or "zh") is the language of its words.
     """
+    check_lang(lang)
     s = _dataflow_shapes(n, m, d_k, d_v)
     fig = Figure(figsize=(6.4, 2.6), layout="constrained")
     ax = fig.subplots()
@@ -108,8 +113,8 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     steps = [
         (0.22, "$QK^\\top$", s["QK^T"]),
         (0.37, "$\\div\\sqrt{d_k}$", s["scale"]),
-        (0.52, "mask\n(optional)", s["mask"]),
-        (0.67, "softmax\nover keys", s["softmax"]),
+        (0.52, tr("mask\n(optional)", lang), s["mask"]),
+        (0.67, tr("softmax\nover keys", lang), s["softmax"]),
         (0.82, "$\\cdot\\, V$", ""),
     ]
     for x, text, shape in steps:
@@ -121,28 +126,30 @@ def attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> Figure:
     ax.plot([0.112, 0.82], [y_bot, y_bot], color="black", lw=1.0)
     _arrow(ax, (0.82, y_bot), (0.82, y_top - 0.1))
     _arrow(ax, (0.878, y_top), (0.93, y_top))
-    ax.text(0.935, y_top, "out", ha="left", va="center", fontsize=9)
+    ax.text(0.935, y_top, tr("out", lang), ha="left", va="center", fontsize=9)
     ax.text(0.935, y_top - 0.15, s["out"], ha="left", va="top", fontsize=8, family="monospace")
     ax.text(
         0.5,
         0.98,
-        "one head: each of $n$ queries attends to $n$ keys",
+        tr("one head: each of $n$ queries attends to $n$ keys", lang),
         ha="center",
         va="top",
         fontsize=9,
     )
-    return fig
+    return fig if lang == "en" else cjk_math_font(fig)
 
 
-def describe_attention_dataflow(n=None, m=None, d_k=None, d_v=None) -> str:
-    """Alt text for :func:`attention_dataflow` with the same sizes."""
+def describe_attention_dataflow(n=None, m=None, d_k=None, d_v=None, lang: str = "en") -> str:
+    """Alt text for :func:`attention_dataflow` with the same sizes, in ``lang``."""
+    check_lang(lang)
     s = _dataflow_shapes(n, m, d_k, d_v)
-    return (
-        f"Data-flow diagram of scaled dot-product attention: queries Q ({s['Q']}) and keys K "
-        f"({s['K']}) are multiplied into scores QK transposed ({s['QK^T']}), divided by the square "
-        f"root of d_k, optionally masked, and passed through a softmax over the keys, row by row "
-        f"({s['softmax']}); the weights multiply the values V ({s['V']}) into the output ({s['out']})."
-    )
+    return tr(
+        "Data-flow diagram of scaled dot-product attention: queries Q ({Q}) and keys K "
+        "({K}) are multiplied into scores QK transposed ({QK}), divided by the square "
+        "root of d_k, optionally masked, and passed through a softmax over the keys, row by row "
+        "({softmax}); the weights multiply the values V ({V}) into the output ({out}).",
+        lang,
+    ).format(Q=s["Q"], K=s["K"], QK=s["QK^T"], softmax=s["softmax"], V=s["V"], out=s["out"])
 
 
 # -- the geometry of q·k --------------------------------------------------------
@@ -197,12 +204,13 @@ def geometry_table(d_ks=DK_GRID, n: int = 2000, seed: int = 0) -> GeometryTable:
     )
 
 
-def geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> Figure:
+def geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0, lang: str = "en") -> Figure:
     """Left: histogram of cos(theta) at ``d_k``. Right: |q|, rms cos(theta), sd(q·k) against d_k.
 
     The right panel has the reference lines sqrt(d_k) and 1/sqrt(d_k) and marks ``d_k``,
-    which must be one of ``DK_GRID``.
+    which must be one of ``DK_GRID``. ``lang`` ("en" or "zh") is the language of its words.
     """
+    check_lang(lang)
     d_k = v.positive_int("d_k", d_k)
     if d_k not in DK_GRID:
         raise ValueError(f"d_k must be one of {list(DK_GRID)}, got {d_k}")
@@ -215,35 +223,42 @@ def geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> Figure:
         ax_h.axvline(sign / np.sqrt(d_k), color=COLORS["theory"], lw=1, ls="--")
     ax_h.set_xlim(-1, 1)
     ax_h.set_ylim(0, 14)
-    ax_h.set_xlabel(r"$\cos\theta$ between random $q$ and $k$")
-    ax_h.set_ylabel("density")
-    ax_h.set_title(f"$d_k$ = {d_k}: dashed lines at $\\pm 1/\\sqrt{{d_k}}$", fontsize=10)
+    ax_h.set_xlabel(tr(r"$\cos\theta$ between random $q$ and $k$", lang))
+    ax_h.set_ylabel(tr("density", lang))
+    title = tr("$d_k$ = {d_k}: dashed lines at $\\pm 1/\\sqrt{{d_k}}$", lang)
+    ax_h.set_title(title.format(d_k=d_k), fontsize=10)
     d = table.d_k
     ax_s.loglog(d, np.sqrt(d), color=COLORS["theory"], lw=0.8, ls="--", label=r"$\sqrt{d_k}$")
     ax_s.loglog(d, 1 / np.sqrt(d), color=COLORS["theory"], lw=0.8, ls=":", label=r"$1/\sqrt{d_k}$")
-    ax_s.loglog(d, table.norm, "o", color=COLORS["unscaled"], ms=4, label=r"mean $\|q\|$")
-    ax_s.loglog(d, table.dot_sd, "s", color="#009E73", ms=4, mfc="none", label=r"sd of $q\cdot k$")
-    ax_s.loglog(d, table.cos_rms, "^", color=COLORS["scaled"], ms=4, label=r"rms $\cos\theta$")
+    ax_s.loglog(d, table.norm, "o", color=COLORS["unscaled"], ms=4, label=tr(r"mean $\|q\|$", lang))
+    ax_s.loglog(
+        d, table.dot_sd, "s", color="#009E73", ms=4, mfc="none", label=tr(r"sd of $q\cdot k$", lang)
+    )
+    ax_s.loglog(
+        d, table.cos_rms, "^", color=COLORS["scaled"], ms=4, label=tr(r"rms $\cos\theta$", lang)
+    )
     ax_s.axvline(d_k, color="grey", lw=3, alpha=0.3)
     ax_s.minorticks_off()
     ax_s.set_xticks([1, 4, 16, 64, 256, 1024], labels=["1", "4", "16", "64", "256", "1024"])
     ax_s.set_xlabel("$d_k$")
     ax_s.set_title(r"$q\cdot k = \|q\|\,\|k\|\cos\theta$", fontsize=10)
     ax_s.legend(fontsize=7, frameon=False, loc="upper left")
-    return fig
+    return fig if lang == "en" else cjk_math_font(fig)
 
 
-def describe_geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0) -> str:
-    """Alt text for :func:`geometry_figure` at the same parameters."""
+def describe_geometry_figure(d_k: int = 64, n: int = 2000, seed: int = 0, lang: str = "en") -> str:
+    """Alt text for :func:`geometry_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     d_k = v.positive_int("d_k", d_k)
     row = geometry_table(DK_GRID, n, seed).at(d_k)
-    return (
-        f"Left, a histogram of the cosine between random query and key vectors with d_k = {d_k}, "
-        f"concentrated within one over the square root of d_k of zero (root mean square "
-        f"{row['cos_rms']:.3f}). Right, on log-log axes against d_k from 1 to 1024: the mean norm "
-        f"of q and the spread of q·k follow the square root of d_k (here {row['norm']:.2f} and "
-        f"{row['dot_sd']:.2f}), and the typical cosine follows one over it."
-    )
+    return tr(
+        "Left, a histogram of the cosine between random query and key vectors with d_k = {d_k}, "
+        "concentrated within one over the square root of d_k of zero (root mean square "
+        "{cos_rms:.3f}). Right, on log-log axes against d_k from 1 to 1024: the mean norm "
+        "of q and the spread of q·k follow the square root of d_k (here {norm:.2f} and "
+        "{dot_sd:.2f}), and the typical cosine follows one over it.",
+        lang,
+    ).format(d_k=d_k, **row)
 
 
 # -- the two failure modes -----------------------------------------------------
@@ -320,32 +335,77 @@ def largest_weights(
     return LargestWeights(p.max(axis=-1), alpha, d_k, n_keys)
 
 
-def _alpha_name(alpha: float) -> str:
-    return {0.0: "no scale", 0.5: "1/√d_k", 1.0: "1/d_k"}.get(alpha, f"1/d_k^{alpha:g}")
+def _alpha_name(alpha: float, lang: str = "en") -> str:
+    """The factor of the logits, for a title."""
+    if alpha == 0.0:
+        return tr("no scale", lang)
+    if lang == "en":
+        return {0.5: "1/√d_k", 1.0: "1/d_k"}.get(alpha, f"1/d_k^{alpha:g}")
+    return {0.5: r"$1/\sqrt{d_k}$", 1.0: "$1/d_k$"}.get(alpha, f"$1/d_k^{{{alpha:g}}}$")
 
 
-def failure_mode(alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0) -> Figure:
-    """One query's weights with logits q·k / d_k**alpha (bars) and with / sqrt(d_k) (outline)."""
+def _alpha_words(alpha: float, lang: str = "en") -> str:
+    """The factor of the logits, in words, for alt text."""
+    if alpha == 0.0:
+        return tr("with no scale", lang)
+    if alpha == 0.5:
+        return tr("with 1/square root of d_k", lang)
+    if alpha == 1.0:
+        return tr("with 1/d_k", lang)
+    return tr("with 1/d_k^{alpha:g}", lang).format(alpha=alpha)
+
+
+def failure_mode(
+    alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0, lang: str = "en"
+) -> Figure:
+    """One query's weights with logits q·k / d_k**alpha (bars) and with / sqrt(d_k) (outline).
+
+    ``lang`` ("en" or "zh") is the language of its words.
+    """
+    check_lang(lang)
     p = failure_row(alpha, d_k, n_keys, seed)
     ref = failure_row(0.5, d_k, n_keys, seed)
     fig, (ax,) = new_figure(figsize=(6.4, 2.4))
     color = COLORS["unscaled"] if alpha < 0.5 else "#CC79A7"
-    draw_weights(ax, p, color, f"logits $q\\cdot k$ × {_alpha_name(alpha)}, $d_k$ = {d_k}")
+    title = tr("logits $q\\cdot k$ × {scale}, $d_k$ = {d_k}", lang)
+    draw_weights(ax, p, color, title.format(scale=_alpha_name(alpha, lang), d_k=d_k))
+    if lang != "en":  # sharpness.draw_weights writes its labels and read-out in English
+        ax.set_xlabel(tr("key $j$", lang))
+        ax.set_ylabel(tr("weight $p_j$", lang))
+        for t in [t for t in ax.texts if t.get_text().startswith("max ")]:
+            t.remove()
+        readout = tr("max {pmax:.3f}\nH = {h:.2f} / {h_max:.2f}", lang)
+        note(
+            ax,
+            readout.format(pmax=p.max(), h=entropy(p), h_max=np.log(len(p))),
+            x=0.98,
+            ha="right",
+            fontsize=8,
+        )
     ax.step(np.arange(1, len(ref) + 1), ref, where="mid", color=COLORS["scaled"], lw=1.2)
-    ax.plot([], [], color=COLORS["scaled"], label=r"same query, $\div\sqrt{d_k}$")
+    ax.plot([], [], color=COLORS["scaled"], label=tr(r"same query, $\div\sqrt{d_k}$", lang))
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    return fig
+    return fig if lang == "en" else cjk_math_font(fig)
 
 
 def describe_failure_mode(
-    alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0
+    alpha: float = 0.0, d_k: int = 256, n_keys: int = 16, seed: int = 0, lang: str = "en"
 ) -> str:
-    """Alt text for :func:`failure_mode` at the same parameters."""
+    """Alt text for :func:`failure_mode` at the same parameters, in ``lang``."""
+    check_lang(lang)
     p = failure_row(alpha, d_k, n_keys, seed)
     ref = failure_row(0.5, d_k, n_keys, seed)
-    return (
-        f"Bar chart of one query's softmax weights over {n_keys} keys at d_k = {d_k} with "
-        f"{_alpha_name(alpha).replace('√d_k', 'square root of d_k')}: largest weight "
-        f"{p.max():.3f}, entropy {entropy(p):.2f} nats (uniform {np.log(n_keys):.2f}); an outline "
-        f"shows the same query divided by the square root of d_k (largest weight {ref.max():.3f})."
+    return tr(
+        "Bar chart of one query's softmax weights over {n_keys} keys at d_k = {d_k} {scale}: "
+        "largest weight {pmax:.3f}, entropy {h:.2f} nats (uniform {h_max:.2f}); an outline "
+        "shows the same query divided by the square root of d_k (largest weight {ref_max:.3f}).",
+        lang,
+    ).format(
+        n_keys=n_keys,
+        d_k=d_k,
+        scale=_alpha_words(alpha, lang),
+        pmax=p.max(),
+        h=entropy(p),
+        h_max=np.log(n_keys),
+        ref_max=ref.max(),
     )

@@ -25,10 +25,10 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-import sympy as sp
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .numerics import entropy, scaled_dot_product_attention
 from .plots import COLORS, new_figure
 
@@ -308,6 +308,8 @@ def symbolic_costs() -> dict:
     ``sp.Sum`` and evaluated), and the unevaluated per-head sums ``params_sum`` and
     ``macs_sum`` for display.
     """
+    import sympy as sp  # here, not at the top: SymPy takes 0.25 s to import
+
     d, h, n, a = sp.symbols("d_model h n a", positive=True, integer=True)  # a: head index
     d_k = d / h
     per_head_params = 3 * d * d_k + d_k * d  # W_Q^a, W_K^a, W_V^a and head a's rows of W_O
@@ -489,11 +491,6 @@ def planted_weights(tokens, d_model: int = 32, strength: float = 16.0):
 
 
 # -- figures ------------------------------------------------------------------
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    """'1 head', '8 heads': a number with its noun in the right number."""
-    return "one " + noun if n == 1 else f"{n:,} {plural or noun + 's'}"
-
-
 def score_memory_bytes(batch: int, n: int, h: int, bytes_per_value: int = 4) -> int:
     """Bytes of one layer's score tensor (batch, h, n, n): batch x h x n^2 x bytes (float32: 4).
 
@@ -523,52 +520,81 @@ def _layer_costs(h: int, n: int, d_model: int, batch: int) -> dict:
     }
 
 
-def cost_figure(h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4) -> Figure:
+def cost_figure(
+    h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4, lang: str = "en"
+) -> Figure:
     """dk-sizing slider: what one attention layer costs, and which part depends on h.
 
     Left: multiply-adds of the projections (4 n d_model^2) and of the scores and
     weighted values (2 n^2 d_model), per batch; neither contains h. Right: float32
     memory of the weights, of Q, K, V, and of the score tensor batch x h x n^2, with
     the one-head score tensor as an outline. Log axes with fixed limits so frames compare.
+    ``lang`` ("en" or "zh") is the language of its words.
     """
+    check_lang(lang)
     c = _layer_costs(h, n, d_model, batch)
     fig, (ax_m, ax_b) = new_figure(2)
     macs = [c["macs_proj"], c["macs_scores"]]
     ax_m.bar([0, 1], macs, color=[COLORS["scaled"], COLORS["unscaled"]])
-    ax_m.set_xticks([0, 1], ["projections", "scores +\nweighted sum"], fontsize=8)
+    ax_m.set_xticks(
+        [0, 1], [tr("projections", lang), tr("scores +\nweighted sum", lang)], fontsize=8
+    )
     ax_m.set_yscale("log")
     ax_m.set_ylim(1e8, 1e12)
-    ax_m.set_ylabel("multiply-adds per layer")
+    ax_m.set_ylabel(tr("multiply-adds per layer", lang))
     mib = [c["mib_weights"], c["mib_qkv"], c["mib_scores"]]
     ax_b.bar([0, 1, 2], mib, color=[COLORS["theory"], COLORS["scaled"], COLORS["unscaled"]])
     ax_b.bar(2, c["mib_scores_1"], fill=False, edgecolor="0.4", ls="--", lw=1.2)
-    ax_b.set_xticks([0, 1, 2], ["weights", "Q, K, V", "scores\n(dashed: h = 1)"], fontsize=8)
+    ticks = [tr("weights", lang), "Q, K, V", tr("scores\n(dashed: h = 1)", lang)]
+    ax_b.set_xticks([0, 1, 2], ticks, fontsize=8)
     ax_b.set_yscale("log")
     ax_b.set_ylim(0.5, 2e4)
-    ax_b.set_ylabel("float32 memory per layer (MiB)")
+    ax_b.set_ylabel(tr("float32 memory per layer (MiB)", lang))
     for ax, vals, fmt in ((ax_m, macs, "{:.2g}"), (ax_b, mib, "{:,.0f}")):
         for x, val in enumerate(vals):
             ax.text(x, val * 1.3, fmt.format(val), ha="center", fontsize=8)
-    fig.suptitle(
-        f"d_model = {d_model}, h = {h} (d_k = {c['d_k']}), n = {n}, batch {batch}", fontsize=10
-    )
+    title = tr("d_model = {d_model}, h = {h} (d_k = {d_k}), n = {n}, batch {batch}", lang)
+    fig.suptitle(title.format(d_model=d_model, h=h, d_k=c["d_k"], n=n, batch=batch), fontsize=10)
     return fig
 
 
-def describe_cost_figure(h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4) -> str:
-    """Alt text for :func:`cost_figure` at the same parameters."""
+def describe_cost_figure(
+    h: int = 12, n: int = 1024, d_model: int = 768, batch: int = 4, lang: str = "en"
+) -> str:
+    """Alt text for :func:`cost_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     c = _layer_costs(h, n, d_model, batch)
     total = (c["macs_proj"] + c["macs_scores"]) / 1e9
-    scores = f"{c['mib_scores']:,.0f} MiB of scores"
     if h == 1:
-        scores += ", the size for a single head"
+        template = tr(
+            "Two log-scale bar charts for one attention layer with d_model = {d_model}, h = {h} "
+            "(d_k = {d_k}), n = {n} and batch {batch}: {total:.1f} billion multiply-adds, "
+            "the same for every h; in float32, {weights:.0f} MiB of weights, "
+            "{qkv:.0f} MiB of queries, keys and values, and {scores:,.0f} MiB of scores, "
+            "the size for a single head.",
+            lang,
+        )
     else:
-        scores += f", {h} times the {c['mib_scores_1']:,.0f} MiB a single head would store"
-    return (
-        f"Two log-scale bar charts for one attention layer with d_model = {d_model}, h = {h} "
-        f"(d_k = {c['d_k']}), n = {n} and batch {batch}: {total:.1f} billion multiply-adds, "
-        f"the same for every h; in float32, {c['mib_weights']:.0f} MiB of weights, "
-        f"{c['mib_qkv']:.0f} MiB of queries, keys and values, and {scores}."
+        template = tr(
+            "Two log-scale bar charts for one attention layer with d_model = {d_model}, h = {h} "
+            "(d_k = {d_k}), n = {n} and batch {batch}: {total:.1f} billion multiply-adds, "
+            "the same for every h; in float32, {weights:.0f} MiB of weights, "
+            "{qkv:.0f} MiB of queries, keys and values, and {scores:,.0f} MiB of scores, "
+            "{h} times the {one:,.0f} MiB a single head would store.",
+            lang,
+        )
+    return template.format(
+        d_model=d_model,
+        h=h,
+        d_k=c["d_k"],
+        n=n,
+        batch=batch,
+        total=total,
+        total_yi=total * 10,  # the Chinese counts in 亿 (10^8)
+        weights=c["mib_weights"],
+        qkv=c["mib_qkv"],
+        scores=c["mib_scores"],
+        one=c["mib_scores_1"],
     )
 
 
@@ -609,15 +635,22 @@ def previous_token_head(length: int = 12, d_k: int = 4, margin: float = 4.0) -> 
 
 
 def head_maps(
-    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, logit: float = 4.0
+    h: int = 2,
+    length: int = 12,
+    vocab: int = 5,
+    seed: int = 3,
+    logit: float = 4.0,
+    lang: str = "en",
 ) -> Figure:
     """multi-head slider: each head's causal attention map on the planted sequence.
 
     Uses :func:`planted_weights` (d_model = 32) with each pattern worth the same
     scaled logit ``logit`` for every h: with h = 1 the previous-token and same-token
     patterns are added in one map; with h = 2 each gets its own head; with more heads
-    the planted W_Q cuts each pattern across several narrower heads.
+    the planted W_Q cuts each pattern across several narrower heads. ``lang`` ("en" or
+    "zh") is the language of its words.
     """
+    check_lang(lang)
     h = v.positive_int("h", h)
     tokens, weights = _planted_run(h, length, vocab, seed, logit)
     ncols = min(h, 4)
@@ -629,43 +662,58 @@ def head_maps(
             ax.axis("off")
             continue
         ax.imshow(weights[i], vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(f"head {i + 1} (d_k = {32 // h})", fontsize=9)
+        ax.set_title(tr("head {i} (d_k = {d_k})", lang).format(i=i + 1, d_k=32 // h), fontsize=9)
         # token labels on the outer edge only: every map shows the same sequence
         bottom, left = i + ncols >= h, i % ncols == 0
         ax.set_xticks(range(length), labels if bottom else [], fontsize=6)
         ax.set_yticks(range(length), labels if left else [], fontsize=6)
         if left:
-            ax.set_ylabel("query token", fontsize=8)
+            ax.set_ylabel(tr("query token", lang), fontsize=8)
         if bottom:
-            ax.set_xlabel("key token", fontsize=8)
+            ax.set_xlabel(tr("key token", lang), fontsize=8)
     return fig
 
 
 def describe_head_maps(
-    h: int = 2, length: int = 12, vocab: int = 5, seed: int = 3, logit: float = 4.0
+    h: int = 2,
+    length: int = 12,
+    vocab: int = 5,
+    seed: int = 3,
+    logit: float = 4.0,
+    lang: str = "en",
 ) -> str:
     """Alt text for :func:`head_maps`: how much weight each head puts on the previous token."""
+    check_lang(lang)
     tokens, weights = _planted_run(v.positive_int("h", h), length, vocab, seed, logit)
     prev = [
         float(np.mean(weights[i][np.arange(1, length), np.arange(length - 1)])) for i in range(h)
     ]
     best = int(np.argmax(prev))
-    which = "its one head puts" if h == 1 else f"head {best + 1} puts the most"
-    return (
-        f"{_count(h, 'causal attention map').capitalize()} over the sequence "
-        f"{' '.join(map(str, tokens))}; "
-        f"{which} weight on the previous token, {prev[best]:.2f} on average."
-    )
+    if h == 1:
+        template = tr(
+            "One causal attention map over the sequence {tokens}; its one head puts weight on "
+            "the previous token, {prev:.2f} on average.",
+            lang,
+        )
+    else:
+        template = tr(
+            "{h:,} causal attention maps over the sequence {tokens}; head {best} puts the most "
+            "weight on the previous token, {prev:.2f} on average.",
+            lang,
+        )
+    return template.format(h=h, tokens=" ".join(map(str, tokens)), best=best + 1, prev=prev[best])
 
 
 def logit_variance_figure(
-    d_model: int, configs, n_tokens: int = 128, draws: int = 4, seed: int = 0
+    d_model: int, configs, n_tokens: int = 128, draws: int = 4, seed: int = 0, lang: str = "en"
 ) -> Figure:
     """Per-head raw logit variance (dots, one per head and draw) against the prediction d_k.
 
     ``configs`` is a sequence of (h, g) pairs (g = None for MHA); the x axis labels
     them. Left: raw q·k variance with the line d_k; right: after 1/sqrt(d_k), with 1.
+    ``lang`` ("en" or "zh") is the language of its words.
     """
+    check_lang(lang)
     configs = list(configs)
     if not configs:
         raise ValueError("configs must list at least one (h, g) pair")
@@ -685,9 +733,13 @@ def logit_variance_figure(
     ax_sc.set_ylim(0, 2)
     for ax in (ax_raw, ax_sc):
         ax.set_xticks(range(len(configs)), labels, fontsize=8)
-    ax_raw.set_ylabel("variance of a head's logits")
-    ax_raw.set_title(r"raw $q\cdot k$ (line: $d_k$)", fontsize=10)
-    ax_sc.set_title(r"$q\cdot k/\sqrt{d_k}$ (line: 1)", fontsize=10)
+    ax_raw.set_ylabel(tr("variance of a head's logits", lang))
+    if lang == "en":
+        qk, d_k, scaled = r"$q\cdot k$", "$d_k$", r"$q\cdot k/\sqrt{d_k}$"
+    else:  # mathtext has no Chinese glyphs: the symbols in Unicode, outside mathtext
+        qk, d_k, scaled = "q·k", "dₖ", "q·k/√dₖ"
+    ax_raw.set_title(tr("raw {qk} (line: {d_k})", lang).format(qk=qk, d_k=d_k), fontsize=10)
+    ax_sc.set_title(tr("{scaled} (line: 1)", lang).format(scaled=scaled), fontsize=10)
     return fig
 
 
@@ -727,15 +779,16 @@ def _kv_name(gg: int, h: int) -> str:
     return "MHA" if gg == h else "MQA" if gg == 1 else "GQA"
 
 
-def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> Figure:
+def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B, lang: str = "en") -> Figure:
     """mqa-gqa slider: the share of the bytes read per decoding step that is KV cache.
 
     Each generated token reads every weight once per step (shared by the batch) and the
     whole key/value cache of every sequence. Lines: MHA (g = h), MQA (g = 1) and the
     chosen g (thick), for the Llama 2 70B shape in fp16/bf16 (2 bytes), context length
     512 to 131,072 on a log axis; the thin grey line marks the point where the cache
-    costs as much to read as the weights.
+    costs as much to read as the weights. ``lang`` ("en" or "zh") is the language of its words.
     """
+    check_lang(lang)
     h = cfg["h"]
     g = _groups(h, g)
     batch = v.positive_int("batch", batch)
@@ -749,48 +802,61 @@ def decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> Figure:
         per_token = kv_cache_bytes(cfg["layers"], 1, gg, cfg["d_k"], batch=batch)
         kv = per_token * seqs
         share = kv / (kv + 2 * decode_params(gg, cfg))
-        label = f"{name} (G = {gg})" + (", selected" if gg == g else "")
+        label = tr("{name} (G = {g}), selected", lang) if gg == g else tr("{name} (G = {g})", lang)
+        label = label.format(name=name, g=gg)
         ax.semilogx(
             seqs, share, style, color=color, lw=2.4 if gg == g else 1.3, label=label, base=2
         )
     ax.axhline(0.5, color="0.6", lw=0.8)  # half: cache and weights cost the same
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("context length n (tokens)")
-    ax.set_ylabel("share of bytes read that is KV cache")
-    ax.set_title(
-        f"Llama 2 70B shape, batch {batch}: cache = weights at n = "
-        f"{_decode_half(g, batch, cfg):,} for G = {g}",
-        fontsize=10,
-    )
+    ax.set_xlabel(tr("context length n (tokens)", lang))
+    ax.set_ylabel(tr("share of bytes read that is KV cache", lang))
+    title = tr("Llama 2 70B shape, batch {batch}: cache = weights at n = {n:,} for G = {g}", lang)
+    ax.set_title(title.format(batch=batch, n=_decode_half(g, batch, cfg), g=g), fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
     return fig
 
 
-def describe_decode_read_figure(g: int = 8, batch: int = 1, cfg=LLAMA2_70B) -> str:
-    """Alt text for :func:`decode_read_figure` at the same parameters."""
+def describe_decode_read_figure(
+    g: int = 8, batch: int = 1, cfg=LLAMA2_70B, lang: str = "en"
+) -> str:
+    """Alt text for :func:`decode_read_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     h = cfg["h"]
     g = _groups(h, g)
     n_g, n_mha = _decode_half(g, batch, cfg), _decode_half(h, batch, cfg)
-    where = lambda n_: f"{n_:,} tokens" + (" (beyond the axis)" if n_ > 2**17 else "")  # noqa: E731
-    head = (
+
+    def where(n_: int) -> str:
+        out = tr("{n:,} tokens", lang).format(n=n_)
+        return out + (tr(" (beyond the axis)", lang) if n_ > 2**17 else "")
+
+    head = tr(
         "Lines of the share of the bytes read per generated token that is key/value cache, "
-        f"against context length from 512 to 131,072 tokens, Llama 2 70B shape, batch {batch}: "
-    )
+        "against context length from 512 to 131,072 tokens, Llama 2 70B shape, batch {batch}: ",
+        lang,
+    ).format(batch=batch)
     if g == h:
-        return head + (
-            f"with G = {g} key/value heads (multi-head attention) the cache outweighs the "
-            f"weights beyond {where(n_g)}."
+        tail = tr(
+            "with G = {g} key/value heads (multi-head attention) the cache outweighs the "
+            "weights beyond {where}.",
+            lang,
         )
-    who = (
-        "G = 1, one key/value head (multi-query"
-        if g == 1
-        else f"G = {g} key/value heads (grouped-query"
-    )
-    return head + (
-        f"with {who} attention) the cache outweighs the weights beyond {where(n_g)}, "
-        f"{n_g / n_mha:.1f} times later than the {where(n_mha)} of multi-head attention."
-    )
+    elif g == 1:
+        tail = tr(
+            "with G = 1, one key/value head (multi-query attention) the cache outweighs the "
+            "weights beyond {where}, {times:.1f} times later than the {where_mha} of "
+            "multi-head attention.",
+            lang,
+        )
+    else:
+        tail = tr(
+            "with G = {g} key/value heads (grouped-query attention) the cache outweighs the "
+            "weights beyond {where}, {times:.1f} times later than the {where_mha} of "
+            "multi-head attention.",
+            lang,
+        )
+    return head + tail.format(g=g, where=where(n_g), times=n_g / n_mha, where_mha=where(n_mha))
 
 
 def kv_cache_table_latex(seq_len: int = 4096) -> str:

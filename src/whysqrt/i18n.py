@@ -29,8 +29,9 @@ CATALOGUE = Path(__file__).parent / "locale" / "zh_CN" / "LC_MESSAGES" / "whysqr
 #: SymPy's and numpy's verdicts, and the error message of an all-masked row. ws.glue glues
 #: each one's Chinese beside it.
 GLUED_WORDS = ("yes", "no", "zero", "mask leaves a query with no key to attend to")
-#: Keyword arguments of ws.interact / ws.figure / ws.table whose string values are translated.
-TRANSLATED_KEYWORDS = ("caption", "look_for", "labels")
+#: Keyword arguments of ws.interact / ws.figure / ws.table (and ws.audit.claim's correction)
+#: whose string values are translated.
+TRANSLATED_KEYWORDS = ("caption", "look_for", "labels", "correction")
 
 
 class MissingTranslation(ValueError):

@@ -51,7 +51,6 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
-import sympy as sp
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -76,6 +75,17 @@ DPI = 100
 STATIC_FRAMES_ENV = "WHYSQRT_STATIC_FRAMES"
 #: Matplotlib is not thread-safe (shared font objects): one figure is drawn at a time.
 _DRAW_LOCK = threading.RLock()
+
+
+#: The editions the notebooks glue outputs for: "en" in a learner's kernel (nothing extra to
+#: draw), "en,zh" in the site build (scripts/execute-notebooks.py sets it).
+EDITIONS_ENV = "WHYSQRT_EDITIONS"
+
+
+def editions() -> tuple[str, ...]:
+    """The languages ``ws.glue`` publishes: English always, Chinese when the build asks."""
+    asked = [x.strip() for x in os.environ.get(EDITIONS_ENV, "en").split(",") if x.strip()]
+    return ("en", *(check_lang(x) for x in asked if x != "en"))
 
 
 def static_frames_wanted() -> bool:
@@ -111,10 +121,17 @@ def png_bytes(fig: Figure, *, compress: bool = True) -> bytes:
     """Render ``fig`` to PNG; with ``compress`` the palette is reduced to 128 colours."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    buf = io.BytesIO()
     with _DRAW_LOCK:
+        if compress:  # the picture savefig draws, without its PNG to decode again (~60 ms)
+            canvas, dpi = fig.canvas, fig.dpi
+            try:
+                return _savefig(fig)
+            finally:
+                fig.set_canvas(canvas)
+                fig.set_dpi(dpi)
+        buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return compress_png(buf.getvalue()) if compress else buf.getvalue()
+    return buf.getvalue()
 
 
 def compress_png(png: bytes) -> bytes:
@@ -308,6 +325,14 @@ class Interactive:
         points = list(np.ndindex(*(len(self.grid[n]) for n in names)))
         points.sort(key=lambda idx: (sum(abs(i - j) for i, j in zip(idx, at)), idx))
         return [{n: self.grid[n][i] for n, i in zip(names, idx)} for idx in points]
+
+    def toggles(self, params: dict) -> list[dict]:
+        """The frames one checkbox click away from ``params``."""
+        return [
+            {**params, n: vals[1 - vals.index(params[n])]}
+            for n, vals in self.grid.items()
+            if _is_bool(vals) and len(vals) == 2
+        ]
 
     def ahead(self, params: dict, name: str, came_from, n: int = 2) -> list[dict]:
         """The next ``n`` frames if control ``name`` keeps moving the way it just moved
@@ -555,7 +580,12 @@ def _savefig(fig: Figure) -> bytes:
     fig.set_dpi(DPI)
     canvas = _SharedCanvas(fig)
     canvas.draw()
-    return _encode(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+    rgba = canvas.buffer_rgba()
+    height, width = np.asarray(rgba).shape[:2]
+    # RGBA -> RGB in PIL: the same pixels as slicing the array, without its strided copy
+    return _encode(
+        Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+    )
 
 
 def _layout_key(fig: Figure) -> tuple:
@@ -619,10 +649,17 @@ class _Prefetcher:
         with self._cond:
             self._queue = [q for q in self._queue if q[2] is not inter]
             heapq.heapify(self._queue)  # a filtered heap need not be one
-            ordered = list(enumerate(inter.neighbours(params)))  # nearest first
-            ordered += [(i - len(lead), p) for i, p in enumerate(lead)]
+            # the lead, then the frames one click away on a checkbox (a click is never
+            # "on the way" of a slider, so no direction predicts it), then every frame
+            # nearest first; each frame once, at its first place
+            first = [*lead, *inter.toggles(params)]
+            ordered = [(i - len(first), p) for i, p in enumerate(first)]
+            ordered += list(enumerate(inter.neighbours(params)))
+            queued = set()
             for place, p in ordered:
-                if inter._tuple(p) not in inter._store:
+                key = inter._tuple(p)
+                if key not in inter._store and key not in queued:
+                    queued.add(key)
                     heapq.heappush(self._queue, (place, rank, inter, p))
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -763,11 +800,28 @@ def figure(
     return StaticFigure(fig, alt, caption, zh=zh, alt_zh=alt_zh)
 
 
+#: The words inside a formula: ``\\text{...}`` without nested braces.
+_TEXT = re.compile(r"\\text\{([^{}]*)\}")
+
+
 @dataclass
 class Math:
     """Display math from SymPy, as ``text/latex`` and as MathJax-ready HTML."""
 
     latex: str
+
+    def translated(self, lang: str) -> Math:
+        """The same formula with the words of its ``\\text{...}`` in ``lang`` where the
+        package's catalogue has them (names such as "Llama 2 70B" stay)."""
+        check_lang(lang)
+
+        def word(m: re.Match) -> str:
+            try:
+                return "\\text{" + tr(m.group(1), lang) + "}"
+            except ValueError:
+                return m.group(0)
+
+        return Math(_TEXT.sub(word, self.latex))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
@@ -781,7 +835,12 @@ def math(*exprs, lines: bool = False) -> Math:
     """Typeset SymPy expressions (or LaTeX strings): side by side, or one per line."""
     if not exprs:
         raise ValueError("exprs must name at least one expression")
-    parts = [e if isinstance(e, str) else sp.latex(e) for e in exprs]
+    if all(isinstance(e, str) for e in exprs):
+        parts = list(exprs)
+    else:
+        import sympy as sp  # here, not at the top: a notebook without SymPy need not load it
+
+        parts = [e if isinstance(e, str) else sp.latex(e) for e in exprs]
     if lines:
         return Math(r"\begin{gathered}" + r" \\ ".join(parts) + r"\end{gathered}")
     return Math(r",\qquad ".join(parts))
@@ -804,6 +863,8 @@ def glue(name: str, value, display: bool = True) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
     _publish(name, value, display)
+    if "zh" not in editions():
+        return
     if isinstance(value, str):
         # pasted as {num}`NAME:s`: the zh edition pastes NAME.zh, a word translated
         _publish(name + ZH_SUFFIX, _zh_word(value), False)

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .plots import COLORS, new_figure
 
 __all__ = [
@@ -114,32 +115,40 @@ SCHEMES = {
 }
 
 
-def temperature_figure(n_train: int = 4096, n_max: int = 2**20) -> Figure:
+def temperature_figure(n_train: int = 4096, n_max: int = 2**20, lang: str = "en") -> Figure:
     """Every scheme's logit factor against n (log axis), from 64 keys to ``n_max``."""
     n_train = _train_length(n_train)
     n_max = v.positive_int("n_max", n_max)
     if n_max <= n_train:
         raise ValueError(f"n_max must exceed n_train ({n_train:g}), got {n_max}")
+    check_lang(lang)
     n = np.unique(np.geomspace(64, n_max, 400).round())
     fig, (ax,) = new_figure(figsize=(6.4, 3.6))
     for name, (f, _, color, style) in SCHEMES.items():
-        ax.plot(n, f(n, n_train), style, color=color, lw=2, label=name)
+        ax.plot(n, f(n, n_train), style, color=color, lw=2, label=tr(name, lang))
     ax.axvline(n_train, color="0.6", lw=1)
     ax.axhline(1, color="0.6", lw=1)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of keys n (query position)")
-    ax.set_ylabel("factor on q·k/√d_k")
-    ax.set_title(f"Length-dependent logit factors, training length {n_train:,.0f}", fontsize=10)
+    ax.set_xlabel(tr("number of keys n (query position)", lang))
+    ax.set_ylabel(tr("factor on q·k/√d_k", lang))
+    ax.set_title(
+        tr("Length-dependent logit factors, training length {n:,.0f}", lang).format(n=n_train),
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
-def describe_temperature_figure(n_train: int = 4096, n_max: int = 2**20) -> str:
+def describe_temperature_figure(n_train: int = 4096, n_max: int = 2**20, lang: str = "en") -> str:
     """Alt text of :func:`temperature_figure`, with the factors it shows at ``n_max``."""
+    check_lang(lang)
     at = {name: float(f(np.array(n_max), n_train)) for name, (f, *_) in SCHEMES.items()}
-    parts = "; ".join(f"{name} {x:.2f}" for name, x in at.items())
-    return (
-        f"Four curves of the factor on the scaled logits against the number of keys, from 64 "
-        f"to {n_max:,} on a log axis, with the training length {n_train:,} marked. At "
-        f"{n_max:,} keys: {parts}. Only log n / log n_train falls below 1 for short inputs."
+    parts = ("；" if lang == "zh" else "; ").join(
+        tr("{name} {x:.2f}", lang).format(name=tr(name, lang), x=x) for name, x in at.items()
     )
+    return tr(
+        "Four curves of the factor on the scaled logits against the number of keys, from 64 "
+        "to {n_max:,} on a log axis, with the training length {n_train:,} marked. At "
+        "{n_max:,} keys: {parts}. Only log n / log n_train falls below 1 for short inputs.",
+        lang,
+    ).format(n_max=n_max, n_train=n_train, parts=parts)

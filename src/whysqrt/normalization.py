@@ -31,6 +31,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .plots import COLORS, new_figure
 
 __all__ = [
@@ -384,13 +385,14 @@ def qk_variance_after_layernorm(
 _PROBE_LIM = (-1.5, 2.5)
 
 
-def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
+def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25, lang: str = "en") -> Figure:
     """Histogram of one fixed token's BatchNorm output (feature 0) over 200 random batches.
 
     Masked and unmasked padding, with the inference-mode value and the LayerNorm value
     (which does not depend on the batch) as vertical lines.
     """
     res = probe_outputs(batch_size, pad_fraction)
+    check_lang(lang)
     fig, (ax,) = new_figure()
     bins = np.linspace(*_PROBE_LIM, 61)
     padded = res.pad_fraction > 0
@@ -400,8 +402,11 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
         histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
         color=COLORS["scaled"],
         alpha=0.6,
-        label=f"BatchNorm, training{', padding masked' if padded else ''} "
-        f"(sd {res.masked.std(ddof=1):.3f})",
+        label=(
+            tr("BatchNorm, training, padding masked (sd {sd:.3f})", lang)
+            if padded
+            else tr("BatchNorm, training (sd {sd:.3f})", lang)
+        ).format(sd=res.masked.std(ddof=1)),
     )
     if padded:  # without padding, counting it changes nothing: the two histograms coincide
         ax.hist(
@@ -410,55 +415,85 @@ def batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> Figure:
             histtype="stepfilled",  # one polygon, not 60 bars: a much cheaper frame
             color=COLORS["unscaled"],
             alpha=0.45,
-            label=f"BatchNorm, training, padding counted (mean {res.unmasked.mean():.2f})",
+            label=tr("BatchNorm, training, padding counted (mean {mean:.2f})", lang).format(
+                mean=res.unmasked.mean()
+            ),
         )
     ax.axvline(
         res.inference,
         color=COLORS["theory"],
         ls="--",
         lw=1.5,
-        label=f"BatchNorm, inference (running stats): {res.inference:.3f}",
+        label=tr("BatchNorm, inference (running stats): {value:.3f}", lang).format(
+            value=res.inference
+        ),
     )
-    ax.axvline(res.layer, color="#009E73", lw=2, label=f"LayerNorm, any batch: {res.layer:.3f}")
+    ax.axvline(
+        res.layer,
+        color="#009E73",
+        lw=2,
+        label=tr("LayerNorm, any batch: {value:.3f}", lang).format(value=res.layer),
+    )
     ax.set_xlim(*_PROBE_LIM)
-    ax.set_xlabel("normalised value of feature 0 of the same token")
-    ax.set_ylabel("batches (of 200)")
+    ax.set_xlabel(tr("normalised value of feature 0 of the same token", lang))
+    ax.set_ylabel(tr("batches (of 200)", lang))
     share = expected_pad_share(res.batch_size, res.pad_fraction)
     pad = (
-        f"padding p = {res.pad_fraction:g} (~{share:.0%} of positions)" if padded else "no padding"
+        tr("padding p = {p:g} (~{share:.0%} of positions)", lang).format(
+            p=res.pad_fraction, share=share
+        )
+        if padded
+        else tr("no padding", lang)
     )
-    ax.set_title(f"batch size {res.batch_size}, {pad}", fontsize=10)
+    ax.set_title(tr("batch size {b}, {pad}", lang).format(b=res.batch_size, pad=pad), fontsize=10)
     ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     return fig
 
 
-def describe_batch_size_plot(batch_size: int = 8, pad_fraction: float = 0.25) -> str:
+def describe_batch_size_plot(
+    batch_size: int = 8, pad_fraction: float = 0.25, lang: str = "en"
+) -> str:
     """Alt text for :func:`batch_size_plot`."""
     res = probe_outputs(batch_size, pad_fraction)
-    sd = f"standard deviation {res.masked.std(ddof=1):.3f}"
+    check_lang(lang)
+    values = dict(
+        b=res.batch_size,
+        p=res.pad_fraction,
+        share=expected_pad_share(res.batch_size, res.pad_fraction),
+        sd=res.masked.std(ddof=1),
+        inference=res.inference,
+        counted=res.unmasked.mean(),
+        layer=res.layer,
+    )
     if res.pad_fraction > 0:
-        spread = (
-            f"with padding fraction {res.pad_fraction:g} (each other sequence loses a Binomial(15, "
-            f"{res.pad_fraction:g}) number of its 16 tokens, about "
-            f"{expected_pad_share(res.batch_size, res.pad_fraction):.0%} of the batch's positions): "
-            f"with padding masked the outputs have "
-            f"{sd} around the inference value {res.inference:.3f}; with padding counted as data "
-            f"they average {res.unmasked.mean():.3f}."
+        text = tr(
+            "Histograms of the BatchNorm output for one fixed token over 200 random batches of "
+            "size {b} with padding fraction {p:g} (each other sequence loses a Binomial(15, "
+            "{p:g}) number of its 16 tokens, about {share:.0%} of the batch's positions): with "
+            "padding masked the outputs have standard deviation {sd:.3f} around the inference "
+            "value {inference:.3f}; with padding counted as data they average {counted:.3f}. "
+            "LayerNorm gives {layer:.3f} in every batch.",
+            lang,
         )
     else:
-        spread = f"without padding: the outputs have {sd} around the inference value "
-        spread += f"{res.inference:.3f}."
-    return (
-        f"{'Histograms' if res.pad_fraction > 0 else 'A histogram'} of the BatchNorm output for "
-        f"one fixed token over 200 random batches of size "
-        f"{res.batch_size} {spread} LayerNorm gives {res.layer:.3f} in every batch."
-    )
+        text = tr(
+            "A histogram of the BatchNorm output for one fixed token over 200 random batches of "
+            "size {b} without padding: the outputs have standard deviation {sd:.3f} around the "
+            "inference value {inference:.3f}. LayerNorm gives {layer:.3f} in every batch.",
+            lang,
+        )
+    return text.format(**values)
 
 
-def gain_plot(table: GainTable) -> Figure:
-    """Var[q·k]/d_k against the LayerNorm gain γ (log-log) with the prediction γ**4."""
+def gain_plot(table: GainTable, lang: str = "en") -> Figure:
+    """Var[q·k]/d_k against the LayerNorm gain γ (log-log) with the prediction γ**4.
+
+    Chinese labels are plain text (here and in :func:`residual_plot`): matplotlib's
+    mathtext draws no CJK glyphs.
+    """
     if not isinstance(table, GainTable):
         raise TypeError(f"table must be a GainTable, got {type(table).__name__}")
+    check_lang(lang)
     fig, (ax,) = new_figure()
     g = table.gains
     ax.errorbar(
@@ -467,24 +502,37 @@ def gain_plot(table: GainTable) -> Figure:
         yerr=2 * table.se_qk / table.d_k,
         fmt="o",
         color=COLORS["unscaled"],
-        label=r"simulated Var$[q\cdot k]/d_k$ ($\pm$2 s.e.)",
+        label=r"simulated Var$[q\cdot k]/d_k$ ($\pm$2 s.e.)"
+        if lang == "en"
+        else tr("simulated Var[q·k]/d_k (±2 s.e.)", lang),
     )
     grid = np.geomspace(g.min(), g.max(), 100)
     ax.loglog(grid, grid**4, color=COLORS["theory"], lw=1, label=r"$\gamma^4$")
     ax.loglog(
-        g, table.var_q, "s", color=COLORS["scaled"], label=r"simulated Var$[q_i]$ (vs $\gamma^2$)"
+        g,
+        table.var_q,
+        "s",
+        color=COLORS["scaled"],
+        label=r"simulated Var$[q_i]$ (vs $\gamma^2$)"
+        if lang == "en"
+        else tr("simulated Var[q_i] (vs γ²)", lang),
     )
     ax.loglog(grid, grid**2, "--", color=COLORS["theory"], lw=1, label=r"$\gamma^2$")
     ax.set_xticks(g, labels=[f"{x:g}" for x in g])
     ax.minorticks_off()
-    ax.set_xlabel("LayerNorm gain γ")
-    ax.set_ylabel("variance")
-    ax.set_title(f"d_model = {table.d_model}, d_k = {table.d_k}, {table.n:,} pairs", fontsize=10)
+    ax.set_xlabel(tr("LayerNorm gain γ", lang))
+    ax.set_ylabel(tr("variance", lang))
+    ax.set_title(
+        tr("d_model = {d_model}, d_k = {d_k}, {n:,} pairs", lang).format(
+            d_model=table.d_model, d_k=table.d_k, n=table.n
+        ),
+        fontsize=10,
+    )
     ax.legend(fontsize=8, frameon=False)
     return fig
 
 
-def residual_plot(pre, post) -> Figure:
+def residual_plot(pre, post, lang: str = "en") -> Figure:
     """RMS of the residual stream against depth for pre-LN and post-LN blocks, with √(1 + depth).
 
     ``pre`` and ``post`` are the ``(n_seeds, depth + 1)`` arrays of :func:`residual_stream_rms`;
@@ -496,6 +544,7 @@ def residual_plot(pre, post) -> Figure:
             f"pre and post must be (n_seeds >= 2, depth + 1) arrays of one shape, got "
             f"{pre.shape} and {post.shape}"
         )
+    check_lang(lang)
     fig, (ax,) = new_figure()
     layers = np.arange(pre.shape[1])
     for arr, name, color in ((pre, "pre-LN", "unscaled"), (post, "post-LN", "scaled")):
@@ -507,7 +556,7 @@ def residual_plot(pre, post) -> Figure:
             fmt="o",
             ms=3,
             color=COLORS[color],
-            label=f"{name} ({arr.shape[0]} seeds, ±2 s.e.)",
+            label=tr("{name} ({n} seeds, ±2 s.e.)", lang).format(name=name, n=arr.shape[0]),
         )
     ax.plot(
         layers,
@@ -516,8 +565,8 @@ def residual_plot(pre, post) -> Figure:
         lw=1,
         label=r"$\sqrt{1+N_{\mathrm{layers}}}$",
     )
-    ax.set_xlabel(r"blocks $N_{\mathrm{layers}}$")
-    ax.set_ylabel("RMS of the residual stream")
+    ax.set_xlabel(r"blocks $N_{\mathrm{layers}}$" if lang == "en" else tr("blocks N_layers", lang))
+    ax.set_ylabel(tr("RMS of the residual stream", lang))
     ax.set_ylim(0, None)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     return fig

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from . import _validate as v
 from .audit import HTML
-from .i18n import text
+from .i18n import check_lang, text, tr
 from .numerics import round_to_bfloat16, softmax, softmax_jacobian
 from .plots import COLORS, new_figure
 from .tables import table as _table
@@ -481,14 +481,23 @@ def _direct_seen(x: np.ndarray, done: int) -> tuple[float, float]:
     return float(seen.max()), float(np.exp(seen - seen.max()).sum())
 
 
-def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0) -> Figure:
+def online_softmax_figure(
+    step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0, lang: str = "en"
+) -> Figure:
     """The online softmax after ``step`` blocks: logits and running max (left), the state table (right).
 
     The table lists, per block processed so far, the running max m, the factor
     e^(m_old - m_new) that rescales the old sum, and the running sum l; its last row
     is the direct computation over the logits seen so far (their maximum and the sum of
-    exp(x_j - that maximum)), which l equals at every step. Used by ``softmax-overflow``.
+    exp(x_j - that maximum)), which l equals at every step. ``lang`` ("en" or "zh") is the
+    language of its words. Used by ``softmax-overflow``.
     """
+    check_lang(lang)
+    # mathtext has no Chinese glyphs: the Chinese labels write the symbols in Unicode
+    if lang == "en":
+        sym = {"x_j": "$x_j$", "m": "$m$", "ell": "$\\ell$"}
+    else:
+        sym = {"x_j": "xⱼ", "m": "m", "ell": "ℓ"}
     x, t, step, factors = _online_step(step, n, block_size, seed)
     done = t.bounds[step - 1][1]
     fig, (ax, ax_t) = new_figure(2)
@@ -499,20 +508,28 @@ def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed:
     for a, _ in t.bounds[1:]:
         ax.axvline(a - 0.5, color="0.6", lw=0.7)
     ax.set_ylim(min(x.min(), 0) - 0.5, x.max() + 1.0)
-    ax.set_xlabel("position j (grey lines: block boundaries)")
-    ax.set_ylabel("logit $x_j$; running max $m$ (red)")
-    ax.set_title(f"after block {step} of {len(t.bounds)}", fontsize=10)
+    ax.set_xlabel(tr("position j (grey lines: block boundaries)", lang))
+    ax.set_ylabel(tr("logit {x_j}; running max {m} (red)", lang).format(**sym))
+    title = tr("after block {step} of {blocks}", lang).format(step=step, blocks=len(t.bounds))
+    ax.set_title(title, fontsize=10)
     rows = [
         [str(i + 1), f"{t.m[i]:.3f}", "—" if i == 0 else f"{factors[i]:.3f}", f"{t.l[i]:.3f}"]
         for i in range(step)
     ]
     rows += [["", "", "", ""]] * (len(t.bounds) - step)
     m_seen, direct = _direct_seen(x, done)
-    rows.append([f"direct, first {done}", f"{m_seen:.3f}", "", f"{direct:.3f}"])
+    rows.append(
+        [tr("direct, first {done}", lang).format(done=done), f"{m_seen:.3f}", "", f"{direct:.3f}"]
+    )
     ax_t.axis("off")
     table = ax_t.table(
         cellText=rows,
-        colLabels=["block", "max $m$", "$e^{m_{old}-m_{new}}$", "sum $\\ell$"],
+        colLabels=[
+            tr("block", lang),
+            tr("max {m}", lang).format(**sym),
+            "$e^{m_{old}-m_{new}}$",
+            tr("sum {ell}", lang).format(**sym),
+        ],
         colWidths=[0.34, 0.22, 0.24, 0.2],
         loc="center",
         cellLoc="center",
@@ -523,34 +540,51 @@ def online_softmax_figure(step: int = 1, n: int = 24, block_size: int = 4, seed:
     for i in range(1, step):
         if factors[i] < 1:  # the maximum grew: the old sum was rescaled
             table[i + 1, 2].set_facecolor("#fde0cf")
-    ax_t.set_title("shaded: $m$ grew, so the old $\\ell$ was rescaled", fontsize=10)
+    title = tr("shaded: {m} grew, so the old {ell} was rescaled", lang).format(**sym)
+    ax_t.set_title(title, fontsize=10)
     return fig
 
 
 def describe_online_softmax_figure(
-    step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0
+    step: int = 1, n: int = 24, block_size: int = 4, seed: int = 0, lang: str = "en"
 ) -> str:
-    """Alt text for :func:`online_softmax_figure` at the same parameters."""
+    """Alt text for :func:`online_softmax_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     x, t, step, factors = _online_step(step, n, block_size, seed)
     i, nb = step - 1, len(t.bounds)
     if step == 1:
-        change = "the first block sets the running maximum"
+        change = tr("the first block sets the running maximum", lang)
     elif factors[i] < 1:
-        change = f"the maximum grew, so the old sum was multiplied by {factors[i]:.3f}"
+        change = tr("the maximum grew, so the old sum was multiplied by {factor:.3f}", lang)
     else:
-        change = "the maximum did not change, so the rescale factor is 1"
+        change = tr("the maximum did not change, so the rescale factor is 1", lang)
     done = t.bounds[i][1]
     _, direct = _direct_seen(x, done)
-    end = (
-        f"; this was the last block, and ℓ equals the direct sum over all {x.size} logits, "
-        f"{direct:.3f}"
-        if step == nb
-        else f"; the direct sum over the {done} logits seen so far, relative to their maximum, "
-        f"is also {direct:.3f}"
-    )
-    return (
-        f"Online softmax of {x.size} logits in blocks of {t.block_size}, after block {step} of "
-        f"{nb}: {change}; running maximum m = {t.m[i]:.3f}, running sum ℓ = {t.l[i]:.3f}{end}."
+    if step == nb:
+        end = tr(
+            "; this was the last block, and ℓ equals the direct sum over all {n} logits, "
+            "{direct:.3f}",
+            lang,
+        )
+    else:
+        end = tr(
+            "; the direct sum over the {done} logits seen so far, relative to their maximum, "
+            "is also {direct:.3f}",
+            lang,
+        )
+    return tr(
+        "Online softmax of {n} logits in blocks of {block_size}, after block {step} of "
+        "{blocks}: {change}; running maximum m = {m:.3f}, running sum ℓ = {ell:.3f}{end}.",
+        lang,
+    ).format(
+        n=x.size,
+        block_size=t.block_size,
+        step=step,
+        blocks=nb,
+        change=change.format(factor=factors[i]),
+        m=t.m[i],
+        ell=t.l[i],
+        end=end.format(n=x.size, done=done, direct=direct),
     )
 
 
@@ -642,14 +676,16 @@ def _saturation_curves(n_classes: int, seed: int) -> dict:
 
 
 def saturation_figure(
-    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0
+    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0, lang: str = "en"
 ) -> Figure:
     """Left: p for the logits ``scale * u``; right: gradient sizes against the scale.
 
     The right panel shows the cross-entropy gradient norm ||p - y|| (target wrong or
     right) and the spectral norm of the softmax Jacobian, with the current scale
-    marked. Used by ``classifier-softmax``.
+    marked. ``lang`` ("en" or "zh") is the language of its words. Used by
+    ``classifier-softmax``.
     """
+    check_lang(lang)
     if not isinstance(correct, (bool, np.bool_)):
         raise TypeError(f"correct must be True or False, got {correct!r}")
     g = saturation_gradients(scale, n_classes, seed)
@@ -660,41 +696,58 @@ def saturation_figure(
     colors = [COLORS["unscaled"] if j == target else COLORS["scaled"] for j in range(n_classes)]
     ax_p.bar(np.arange(n_classes), p, color=colors)
     ax_p.set_ylim(0, 1.05)
-    ax_p.set_xlabel("class (red = target)")
-    ax_p.set_ylabel("p = softmax(logits)")
-    ax_p.set_title(f"scale {scale:g}: max p = {g['p_max']:.3f}", fontsize=10)
+    ax_p.set_xlabel(tr("class (red = target)", lang))
+    ax_p.set_ylabel(tr("p = softmax(logits)", lang))
+    title = tr("scale {scale:g}: max p = {p_max:.3f}", lang).format(scale=scale, p_max=g["p_max"])
+    ax_p.set_title(title, fontsize=10)
+    # mathtext has no Chinese glyphs: the Chinese legend writes the norms in Unicode
+    if lang == "en":
+        ce_norm, jac_norm = r"$\|p-y\|$", r"$\|J\|_2$"
+    else:
+        ce_norm, jac_norm = "‖p−y‖", "‖J‖₂"
     curves = _saturation_curves(n_classes, seed)
     key = "ce_right" if correct else "ce_wrong"
     ax_g.loglog(
         _SCALES,
         np.maximum(curves[key], 1e-30),
         color=COLORS["unscaled"],
-        label=r"cross-entropy $\|p-y\|$",
+        label=tr("cross-entropy {norm}", lang).format(norm=ce_norm),
     )
     ax_g.loglog(
         _SCALES,
         np.maximum(curves["jac"], 1e-30),
         color=COLORS["scaled"],
-        label=r"softmax Jacobian $\|J\|_2$",
+        label=tr("softmax Jacobian {norm}", lang).format(norm=jac_norm),
     )
     ax_g.plot([scale], [max(g[key], 1e-30)], "o", color=COLORS["unscaled"])
     ax_g.plot([scale], [max(g["jac"], 1e-30)], "o", color=COLORS["scaled"])
     ax_g.set_ylim(1e-12, 3)
-    ax_g.set_xlabel("logit scale")
-    ax_g.set_title("target " + ("= largest logit" if correct else "= smallest logit"), fontsize=10)
+    ax_g.set_xlabel(tr("logit scale", lang))
+    target = tr("target = largest logit", lang) if correct else tr("target = smallest logit", lang)
+    ax_g.set_title(target, fontsize=10)
     ax_g.legend(fontsize=8, frameon=False, loc="lower left")
     return fig
 
 
 def describe_saturation_figure(
-    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0
+    scale: float = 1.0, correct: bool = False, n_classes: int = 10, seed: int = 0, lang: str = "en"
 ) -> str:
-    """Alt text for :func:`saturation_figure` at the same parameters."""
+    """Alt text for :func:`saturation_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     g = saturation_gradients(scale, n_classes, seed)
-    which = "the largest logit (a correct prediction)" if correct else "the smallest logit (wrong)"
+    if correct:
+        template = tr(
+            "Softmax of {n} logits at scale {scale:g}: largest probability {p_max:.3f}. With the "
+            "target at the largest logit (a correct prediction), the cross-entropy gradient norm "
+            "is {ce:.3g}, while the softmax Jacobian's norm is {jac:.3g}.",
+            lang,
+        )
+    else:
+        template = tr(
+            "Softmax of {n} logits at scale {scale:g}: largest probability {p_max:.3f}. With the "
+            "target at the smallest logit (wrong), the cross-entropy gradient norm is {ce:.3g}, "
+            "while the softmax Jacobian's norm is {jac:.3g}.",
+            lang,
+        )
     ce = g["ce_right"] if correct else g["ce_wrong"]
-    return (
-        f"Softmax of {n_classes} logits at scale {scale:g}: largest probability "
-        f"{g['p_max']:.3f}. With the target at {which}, the cross-entropy gradient norm is "
-        f"{ce:.3g}, while the softmax Jacobian's norm is {g['jac']:.3g}."
-    )
+    return template.format(n=n_classes, scale=scale, p_max=g["p_max"], ce=ce, jac=g["jac"])

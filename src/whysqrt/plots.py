@@ -6,20 +6,27 @@ times. :mod:`whysqrt.interactive` turns any of them into a live ipywidgets
 slider and into a static slider for the HTML site.
 
 Used by: ``variance-proof`` (:func:`dot_product_histogram`, :func:`moments_vs_dk`).
+They take ``lang`` ("en" or "zh"), the language of the words they draw and of their alt
+text (Chinese: :mod:`whysqrt.i18n`); :func:`cjk_math_font` lets Chinese sit next to math.
 """
 
 from __future__ import annotations
+
+import re
 
 import matplotlib
 import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from . import _validate as v
 from .experiments import MomentsTable, cached_dot_samples
+from .i18n import check_lang, tr
 
 __all__ = [
     "new_figure",
+    "cjk_math_font",
     "dot_product_histogram",
     "describe_dot_product_histogram",
     "moments_vs_dk",
@@ -56,6 +63,8 @@ def use_cjk_fallback() -> str | None:
 
 
 CJK_FONT = use_cjk_fallback()
+#: Chinese characters, CJK punctuation and full-width forms.
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 #: One size for every figure in the book (inches); at 100 dpi, 640 x 360 pixels.
 FIGSIZE = (6.4, 3.6)
@@ -71,7 +80,12 @@ def new_figure(ncols: int = 1, nrows: int = 1, figsize=FIGSIZE) -> tuple[Figure,
 
 
 def note(ax, text: str, *, x: float = 0.02, ha: str = "left", fontsize: float = 9) -> None:
-    """A monospace read-out in the upper corner of ``ax`` (the numbers a frame shows)."""
+    """A monospace read-out in the upper corner of ``ax`` (the numbers a frame shows).
+
+    Chinese words in it take their glyphs from the CJK font (an ideographic space, U+3000,
+    is as wide as one character: use it to line up the values of two lines).
+    """
+    family = ["monospace", CJK_FONT] if CJK_FONT and _CJK.search(text) else "monospace"
     ax.text(
         x,
         0.95,
@@ -79,9 +93,25 @@ def note(ax, text: str, *, x: float = 0.02, ha: str = "left", fontsize: float = 
         transform=ax.transAxes,
         ha=ha,
         va="top",
-        family="monospace",
+        family=family,
         fontsize=fontsize,
     )
+
+
+def cjk_math_font(fig: Figure) -> Figure:
+    """Give every text of ``fig`` that mixes Chinese with ``$math$`` the CJK font; return ``fig``.
+
+    In such a text matplotlib draws the words around the math with the text's first
+    font alone (no fallback), so Chinese there would come out as missing glyphs. The CJK
+    font has Latin letters and digits too; the math keeps its mathtext font. Figure
+    functions call this on their Chinese drawing only (English figures do not change).
+    """
+    if CJK_FONT:
+        for t in fig.findobj(Text):
+            s = t.get_text()
+            if "$" in s and _CJK.search(s):
+                t.set_fontfamily(CJK_FONT)
+    return fig
 
 
 def _normal_pdf(x: np.ndarray, var: float) -> np.ndarray:
@@ -89,15 +119,17 @@ def _normal_pdf(x: np.ndarray, var: float) -> np.ndarray:
 
 
 def dot_product_histogram(
-    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0
+    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0, lang: str = "en"
 ) -> Figure:
     """Histogram of ``n`` seeded samples of q·k (or q·k/sqrt(d_k)) with the predicted normal density.
 
     q and k have i.i.d. standard normal components. The x-axis is fixed for each
     mode (so moving d_k shows the spread change): +-100 unscaled, +-5 scaled.
     The predicted density is N(0, d_k) unscaled and N(0, 1) scaled; the text box
-    compares the sample variance with it.
+    compares the sample variance with it. ``lang`` ("en" or "zh") is the language of
+    its words.
     """
+    check_lang(lang)
     d_k = v.positive_int("d_k", d_k)
     n = v.positive_int("n", n)
     if not isinstance(scaled, (bool, np.bool_)):
@@ -117,7 +149,7 @@ def dot_product_histogram(
         histtype="stepfilled",  # one polygon, not 80 bars: a much cheaper frame
         color=COLORS[mode],
         alpha=0.55,
-        label=f"{n:,} samples",
+        label=tr("{n:,} samples", lang).format(n=n),
     )
     grid = np.linspace(-lim, lim, 400)
     ax.plot(
@@ -133,15 +165,29 @@ def dot_product_histogram(
     )
     what = r"$q\cdot k/\sqrt{d_k}$" if scaled else r"$q\cdot k$"
     ax.set_xlabel(what)
-    ax.set_ylabel("density")
-    ax.set_title(f"{what} with $d_k$ = {d_k} ({mode})")
-    note(ax, f"sample var = {x.var(ddof=1):.3g}\npredicted  = {var_pred:g}")
+    ax.set_ylabel(tr("density", lang))
+    title = (
+        tr("{what} with $d_k$ = {d_k} (scaled)", lang)
+        if scaled
+        else tr("{what} with $d_k$ = {d_k} (unscaled)", lang)
+    )
+    ax.set_title(title.format(what=what, d_k=d_k))
+    note(
+        ax,
+        tr("sample var = {var:.3g}\npredicted  = {pred:g}", lang).format(
+            var=x.var(ddof=1), pred=var_pred
+        ),
+    )
     ax.legend(loc="upper right", fontsize=9, frameon=False)
-    return fig
+    return fig if lang == "en" else cjk_math_font(fig)
 
 
-def moments_vs_dk(table: MomentsTable) -> Figure:
-    """Empirical variance of q·k and of q·k/sqrt(d_k) against d_k (log-log), with the predictions d_k and 1."""
+def moments_vs_dk(table: MomentsTable, lang: str = "en") -> Figure:
+    """Empirical variance of q·k and of q·k/sqrt(d_k) against d_k (log-log), with the predictions d_k and 1.
+
+    ``lang`` ("en" or "zh") is the language of its words.
+    """
+    check_lang(lang)
     if not isinstance(table, MomentsTable):
         raise TypeError(f"table must be a MomentsTable, got {type(table).__name__}")
     fig, (ax_var, ax_mean) = new_figure(2)
@@ -153,9 +199,9 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
     ax_var.loglog(d, d, "-", color=COLORS["theory"], lw=1, label=r"$d_k$")
     ax_var.loglog(d, np.ones_like(d, dtype=float), "--", color=COLORS["theory"], lw=1, label="1")
     ax_var.set_xlabel("$d_k$")
-    ax_var.set_ylabel("variance")
+    ax_var.set_ylabel(tr("variance", lang))
     ax_var.legend(fontsize=8, frameon=False)
-    ax_var.set_title("variance", fontsize=10)
+    ax_var.set_title(tr("variance", lang), fontsize=10)
 
     se = np.sqrt(table.var / table.n)
     ax_mean.errorbar(
@@ -165,28 +211,34 @@ def moments_vs_dk(table: MomentsTable) -> Figure:
         fmt="o",
         color=COLORS["unscaled"],
         ms=4,
-        label=r"mean $\pm$ 2 s.e.",
+        label=tr(r"mean $\pm$ 2 s.e.", lang),
     )
     ax_mean.axhline(0, color=COLORS["theory"], lw=1)
     ax_mean.set_xscale("log", base=2)
     ax_mean.set_xlabel("$d_k$")
-    ax_mean.set_ylabel(r"mean of $q\cdot k$")
+    ax_mean.set_ylabel(tr(r"mean of $q\cdot k$", lang))
     ax_mean.legend(fontsize=8, frameon=False)
-    ax_mean.set_title("mean", fontsize=10)
+    ax_mean.set_title(tr("mean", lang), fontsize=10)
     ax_mean.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
     ax_var.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
-    return fig
+    return fig if lang == "en" else cjk_math_font(fig)
 
 
 def describe_dot_product_histogram(
-    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0
+    d_k: int = 64, scaled: bool = False, n: int = 4000, seed: int = 0, lang: str = "en"
 ) -> str:
-    """Alt text for :func:`dot_product_histogram` at the same parameters."""
+    """Alt text for :func:`dot_product_histogram` at the same parameters, in ``lang``."""
+    check_lang(lang)
     dots = cached_dot_samples(v.positive_int("d_k", d_k), v.positive_int("n", n), seed)
     x = dots / np.sqrt(d_k) if scaled else dots
-    what = "q·k divided by the square root of d_k" if scaled else "the raw dot product q·k"
-    pred = 1 if scaled else d_k
-    return (
-        f"Histogram of {n:,} samples of {what} for d_k = {d_k}, over the predicted normal "
-        f"curve: sample variance {x.var(ddof=1):.3g} against the predicted {pred}."
+    what = (
+        tr("q·k divided by the square root of d_k", lang)
+        if scaled
+        else tr("the raw dot product q·k", lang)
     )
+    pred = 1 if scaled else d_k
+    return tr(
+        "Histogram of {n:,} samples of {what} for d_k = {d_k}, over the predicted normal "
+        "curve: sample variance {var:.3g} against the predicted {pred}.",
+        lang,
+    ).format(n=n, what=what, d_k=d_k, var=x.var(ddof=1), pred=pred)

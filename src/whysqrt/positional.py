@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .plots import COLORS, new_figure
 
 __all__ = [
@@ -218,10 +219,11 @@ def permutation_check(n: int = 6, d_k: int = 8, seed: int = 0) -> dict:
 
 
 # -- figures ------------------------------------------------------------------
-def encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> Figure:
+def encoding_heatmap(d_model: int = 128, n_positions: int = 100, lang: str = "en") -> Figure:
     """Heatmap of ``PE[pos, j]`` for ``pos < n_positions`` and all ``d_model`` columns."""
     d = _d_model(d_model)
     n = v.positive_int("n_positions", n_positions)
+    check_lang(lang)
     pe = sinusoidal_encoding(np.arange(n), d)
     fig, (ax,) = new_figure()
     im = ax.imshow(
@@ -234,24 +236,25 @@ def encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> Figure:
         origin="lower",
         extent=(-0.5, d - 0.5, -0.5, n - 0.5),
     )
-    ax.set_xlabel("column (pair r = column // 2; even: sin, odd: cos)")
-    ax.set_ylabel("position t")
-    ax.set_title(f"Sinusoidal encoding, d_model = {d}", fontsize=10)
-    fig.colorbar(im, ax=ax, label="PE[t, column]")
+    ax.set_xlabel(tr("column (pair r = column // 2; even: sin, odd: cos)", lang))
+    ax.set_ylabel(tr("position t", lang))
+    ax.set_title(tr("Sinusoidal encoding, d_model = {d}", lang).format(d=d), fontsize=10)
+    fig.colorbar(im, ax=ax, label=tr("PE[t, column]", lang))
     return fig
 
 
-def describe_encoding_heatmap(d_model: int = 128, n_positions: int = 100) -> str:
+def describe_encoding_heatmap(d_model: int = 128, n_positions: int = 100, lang: str = "en") -> str:
     """Alt text for :func:`encoding_heatmap`."""
     d = _d_model(d_model)
     n = v.positive_int("n_positions", n_positions)
     lam = wavelengths(d)
-    return (
-        f"Heatmap of the sinusoidal encoding for positions 0 to {n - 1} and {d} columns: the "
-        f"leftmost columns oscillate fast (wavelength {lam[0]:.2f} positions), the rightmost "
-        f"hardly change (wavelength {lam[-1]:,.0f} positions), so the right half of the map "
-        f"is almost constant: sin near 0, cos near 1."
-    )
+    return tr(
+        "Heatmap of the sinusoidal encoding for positions 0 to {last} and {d} columns: the "
+        "leftmost columns oscillate fast (wavelength {short:.2f} positions), the rightmost "
+        "hardly change (wavelength {long:,.0f} positions), so the right half of the map "
+        "is almost constant: sin near 0, cos near 1.",
+        lang,
+    ).format(last=n - 1, d=d, short=lam[0], long=lam[-1])
 
 
 def _offset(delta) -> int:
@@ -267,7 +270,7 @@ def _pair_for_plot(d: int) -> int:
     return d // 8
 
 
-def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
+def shift_plot(delta: int = 5, d_model: int = 64, lang: str = "en") -> Figure:
     """Left: ``PE(t)·PE(t+Δ)`` against the offset Δ for several t (the curves coincide).
 
     Right: one pair ``(sin, cos)`` on the unit circle; the shift by ``delta`` (marked on the
@@ -276,6 +279,7 @@ def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
     """
     delta = _offset(delta)
     d = _d_model(d_model)
+    check_lang(lang)
     fig, (ax, ax2) = new_figure(2)
     offsets = np.arange(0, 101)
     styles = [("-", 2.5), ("--", 1.8), (":", 1.8)]
@@ -286,9 +290,12 @@ def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
     val = float(np.cos(delta * frequencies(d)).sum())
     ax.plot([delta], [val], "o", color=COLORS["theory"], ms=6)
     ax.axvline(delta, color=COLORS["theory"], lw=0.8)
-    ax.set_xlabel("offset Δ")
+    ax.set_xlabel(tr("offset Δ", lang))
     ax.set_ylabel("PE(t)·PE(t+Δ)")
-    ax.set_title(f"d_model = {d}: at Δ = {delta}, {val:.2f}", fontsize=10)
+    ax.set_title(
+        tr("d_model = {d}: at Δ = {delta}, {val:.2f}", lang).format(d=d, delta=delta, val=val),
+        fontsize=10,
+    )
     ax.legend(fontsize=8, frameon=False, loc="upper right")
 
     i = _pair_for_plot(d)
@@ -307,27 +314,34 @@ def shift_plot(delta: int = 5, d_model: int = 64) -> Figure:
     ax2.set_ylim(-1.25, 1.25)
     ax2.set_xlabel(f"PE[t, {2 * i}] = sin")
     ax2.set_ylabel(f"PE[t, {2 * i + 1}] = cos")
-    ax2.set_title(f"pair r = {i}: turn Δ·ω = {delta * w:.2f} rad", fontsize=10)
+    ax2.set_title(
+        tr("pair r = {r}: turn Δ·ω = {angle:.2f} rad", lang).format(r=i, angle=delta * w),
+        fontsize=10,
+    )
     return fig
 
 
-def describe_shift_plot(delta: int = 5, d_model: int = 64) -> str:
+def describe_shift_plot(delta: int = 5, d_model: int = 64, lang: str = "en") -> str:
     """Alt text for :func:`shift_plot`."""
     d = _d_model(d_model)
     delta = _offset(delta)
+    check_lang(lang)
     val = float(np.cos(delta * frequencies(d)).sum())
     w = frequencies(d)[_pair_for_plot(d)]
     turn = (
-        "with offset 0 every position stays where it is"
+        tr("with offset 0 every position stays where it is", lang)
         if delta == 0
-        else f"each position is rotated by the same angle {delta * w:.2f} radians"
+        else tr("each position is rotated by the same angle {angle:.2f} radians", lang).format(
+            angle=delta * w
+        )
     )
-    return (
-        f"Left: the dot product of the encodings of positions t and t + Δ against the offset Δ "
-        f"for d_model = {d}; the curves for t = 0, 17 and 100 lie on top of each other, and at "
-        f"Δ = {delta} the "
-        f"value is {val:.2f}. Right: on the unit circle of one sin/cos pair, {turn}."
-    )
+    return tr(
+        "Left: the dot product of the encodings of positions t and t + Δ against the offset Δ "
+        "for d_model = {d}; the curves for t = 0, 17 and 100 lie on top of each other, and at "
+        "Δ = {delta} the value is {val:.2f}. Right: on the unit circle of one sin/cos pair, "
+        "{turn}.",
+        lang,
+    ).format(d=d, delta=delta, val=val, turn=turn)
 
 
 #: Offsets Δ = t - u drawn by :func:`rope_correlation_plot`: 0, then log-spaced to 2**17.
@@ -345,7 +359,9 @@ def _bases(bases) -> tuple[float, ...]:
     return out
 
 
-def rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> Figure:
+def rope_correlation_plot(
+    rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES, lang: str = "en"
+) -> Figure:
     """Expected scaled RoPE logit against the offset ``Δ = t - u`` for a correlated pair.
 
     One curve per RoPE base (:func:`rope_mean_logit`); the dotted line at 0 is the independent
@@ -354,37 +370,55 @@ def rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) ->
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
     bs = _bases(bases)
+    check_lang(lang)
     fig, (ax,) = new_figure()
     for b, color in zip(bs, (COLORS["scaled"], COLORS["unscaled"], "C2", "C4")):
         mean = rope_mean_logit(ROPE_OFFSETS, dk, r, base=b)
-        ax.plot(ROPE_OFFSETS, mean, color=color, lw=1.6, label=f"base {b:,.0f}")
-    ax.axhline(0.0, color="0.5", ls=":", lw=1.2, label="ρ = 0 (independent q, k)")
+        ax.plot(
+            ROPE_OFFSETS, mean, color=color, lw=1.6, label=tr("base {b:,.0f}", lang).format(b=b)
+        )
+    ax.axhline(0.0, color="0.5", ls=":", lw=1.2, label=tr("ρ = 0 (independent q, k)", lang))
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(0, ROPE_OFFSETS[-1])
-    ax.set_xlabel("offset Δ = t − u (positions)")
-    ax.set_ylabel("mean of (R_t q)·(R_u k) / √d_k")
-    ax.set_title(f"d_k = {dk}, ρ = {r:g}: {r * np.sqrt(dk):.2f} at Δ = 0", fontsize=10)
+    ax.set_xlabel(tr("offset Δ = t − u (positions)", lang))
+    ax.set_ylabel(tr("mean of (R_t q)·(R_u k) / √d_k", lang))
+    ax.set_title(
+        tr("d_k = {dk}, ρ = {rho:g}: {start:.2f} at Δ = 0", lang).format(
+            dk=dk, rho=r, start=r * np.sqrt(dk)
+        ),
+        fontsize=10,
+    )
     ax.legend(fontsize=8, frameon=False, loc="lower left")
     return fig
 
 
-def describe_rope_correlation_plot(rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES) -> str:
+def describe_rope_correlation_plot(
+    rho: float = 0.5, d_k: int = 128, bases=ROPE_BASES, lang: str = "en"
+) -> str:
     """Alt text for :func:`rope_correlation_plot`."""
     dk = _d_model(d_k, "d_k")
     r = v.in_range("rho", rho, -1.0, 1.0)
+    check_lang(lang)
     parts = []
     for b in _bases(bases):
         m = rope_mean_logit([4096, ROPE_OFFSETS[-1]], dk, r, base=b)
         parts.append(
-            f"with base {b:,.0f} it is {m[0]:.2f} at Δ = 4096 and {m[1]:.2f} at Δ = "
-            f"{ROPE_OFFSETS[-1]:.0f}"
-        )
-    return (
-        f"The expected scaled logit of a query and key with correlation {r:g} per component, "
-        f"d_k = {dk}, after RoPE, against the offset Δ between their positions (logarithmic axis "
-        f"from 0 to {ROPE_OFFSETS[-1]:.0f}). All curves start at {r * np.sqrt(dk):.2f} at Δ = 0 "
-        f"and fall with oscillations; " + "; ".join(parts) + ". A dotted line at 0 marks "
-        "independent q and k."
+            tr("with base {b:,.0f} it is {near:.2f} at Δ = 4096 and {far:.2f} at Δ = {end:.0f}",
+               lang).format(b=b, near=m[0], far=m[1], end=ROPE_OFFSETS[-1])
+        )  # fmt: skip
+    return tr(
+        "The expected scaled logit of a query and key with correlation {rho:g} per component, "
+        "d_k = {dk}, after RoPE, against the offset Δ between their positions (logarithmic axis "
+        "from 0 to {end:.0f}). All curves start at {start:.2f} at Δ = 0 "
+        "and fall with oscillations; {parts}. A dotted line at 0 marks "
+        "independent q and k.",
+        lang,
+    ).format(
+        rho=r,
+        dk=dk,
+        end=ROPE_OFFSETS[-1],
+        start=r * np.sqrt(dk),
+        parts=("；" if lang == "zh" else "; ").join(parts),
     )
 
 
@@ -481,44 +515,56 @@ def llama3_frequencies(
     return (1 - smooth) * theta / f + smooth * theta
 
 
-def extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> Figure:
+def extension_plot(
+    d_k: int = 64, factor: float = 40, n_train: int = 4096, lang: str = "en"
+) -> Figure:
     """How much each RoPE pair's wavelength is stretched by PI, NTK-aware scaling and YaRN."""
     dk = _d_model(d_k, "d_k")
+    check_lang(lang)
     wl = 2 * np.pi / frequencies(dk)
     fig, (ax,) = new_figure()
     styles = {"pi": ("s", ":"), "ntk": ("^", "--"), "yarn": ("o", "-")}
     for method in EXTENSION_METHODS:
         stretch = frequencies(dk) / extended_frequencies(dk, method, factor, n_train)
         marker, ls = styles[method]
-        ax.plot(wl, stretch, marker=marker, ls=ls, ms=3.5, lw=1.2, label=EXTENSION_LABELS[method])
-    for x, text in ((n_train / 32, "turns 32×"), (n_train, "turns once")):
+        label = tr(EXTENSION_LABELS[method], lang)
+        ax.plot(wl, stretch, marker=marker, ls=ls, ms=3.5, lw=1.2, label=label)
+    for x, text in (
+        (n_train / 32, tr("turns 32× \nin {n:,} ", lang)),
+        (n_train, tr("turns once \nin {n:,} ", lang)),
+    ):
         ax.axvline(x, color="0.6", lw=0.8)
-        ax.text(
-            x, 1.08, f"{text} \nin {n_train:,} ", fontsize=7, va="bottom", ha="right", color="0.3"
-        )
+        ax.text(x, 1.08, text.format(n=n_train), fontsize=7, va="bottom", ha="right", color="0.3")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.8, factor * 1.6)
-    ax.set_xlabel("wavelength of the pair before extension (positions)")
-    ax.set_ylabel("wavelength stretch (new / old)")
+    ax.set_xlabel(tr("wavelength of the pair before extension (positions)", lang))
+    ax.set_ylabel(tr("wavelength stretch (new / old)", lang))
     ax.set_title(
-        f"d_k = {dk} rotary dimensions, context × {factor:g} from {n_train:,}", fontsize=10
+        tr("d_k = {dk} rotary dimensions, context × {factor:g} from {n:,}", lang).format(
+            dk=dk, factor=factor, n=n_train
+        ),
+        fontsize=10,
     )
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.88))
     return fig
 
 
-def describe_extension_plot(d_k: int = 64, factor: float = 40, n_train: int = 4096) -> str:
+def describe_extension_plot(
+    d_k: int = 64, factor: float = 40, n_train: int = 4096, lang: str = "en"
+) -> str:
     """Alt text for :func:`extension_plot`."""
     dk = _d_model(d_k, "d_k")
+    check_lang(lang)
     ramp = yarn_ramp(dk, n_train)
     kept, interp = int((ramp == 0).sum()), int((ramp == 1).sum())
-    return (
-        f"For {dk // 2} rotary pairs (d_k = {dk}, base 10,000) the stretch of each pair's "
-        f"wavelength when the context grows {factor:g}-fold from {n_train:,} positions, against "
-        f"the pair's original wavelength, both axes logarithmic. Position interpolation "
-        f"stretches every pair {factor:g}-fold; the NTK-aware base change stretches the fastest "
-        f"pair not at all and the slowest exactly {factor:g}-fold, rising smoothly between; "
-        f"YaRN leaves the {kept} fastest pairs alone, stretches the {interp} slowest "
-        f"{factor:g}-fold and ramps in between."
-    )
+    return tr(
+        "For {pairs} rotary pairs (d_k = {dk}, base 10,000) the stretch of each pair's "
+        "wavelength when the context grows {factor:g}-fold from {n:,} positions, against "
+        "the pair's original wavelength, both axes logarithmic. Position interpolation "
+        "stretches every pair {factor:g}-fold; the NTK-aware base change stretches the fastest "
+        "pair not at all and the slowest exactly {factor:g}-fold, rising smoothly between; "
+        "YaRN leaves the {kept} fastest pairs alone, stretches the {interp} slowest "
+        "{factor:g}-fold and ramps in between.",
+        lang,
+    ).format(pairs=dk // 2, dk=dk, factor=factor, n=n_train, kept=kept, interp=interp)

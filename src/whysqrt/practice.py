@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .plots import COLORS, new_figure, note
 from .training import adam_update
 
@@ -153,7 +154,7 @@ def solve_sigma(n: int, h0: float, rows: int = 200, seed: int = 0, iters: int = 
     return (lo + hi) / 2
 
 
-def log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> Figure:
+def log_n_figure(ns, sigmas, entropies, base: float = 512.0, lang: str = "en") -> Figure:
     """Left: the factor log n / log base. Right: simulated entropies (dots) and log n - sigma^2/2."""
     ns = v.positive_int_list("ns", ns)
     sigmas = v.finite_array("sigmas", sigmas)
@@ -162,44 +163,63 @@ def log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> Figure:
         raise ValueError(
             f"entropies must have shape {(sigmas.size, ns.size)}, got {entropies.shape}"
         )
+    check_lang(lang)
     fig, (left, right) = new_figure(2)
     grid = np.geomspace(ns.min(), ns.max(), 200)
     left.semilogx(
         grid, log_n_multiplier(grid, base), color=COLORS["scaled"], label=f"log n / log {base:g}"
     )
     left.semilogx(
-        grid, np.sqrt(log_n_multiplier(grid, base)), "--", color="#009E73", label="its square root"
+        grid,
+        np.sqrt(log_n_multiplier(grid, base)),
+        "--",
+        color="#009E73",
+        label=tr("its square root", lang),
     )
     left.axhline(1.0, color="0.6", lw=0.8)
-    left.set(xlabel="sequence length n", ylabel="factor on q·k/√dₖ", title="Su's length factor")
+    left.set(
+        xlabel=tr("sequence length n", lang),
+        ylabel=tr("factor on q·k/√dₖ", lang),
+        title=tr("Su's length factor", lang),
+    )
     left.legend(fontsize=8)
     markers = "osD^v"
     for i, s in enumerate(sigmas):
         color = f"C{i}"
         right.semilogx(ns, entropies[i], markers[i % 5], color=color, ms=4, label=f"σ = {s:g}")
         right.semilogx(grid, entropy_approx(grid, s), color=color, lw=1)
-    right.semilogx(grid, np.log(grid), ":", color=COLORS["theory"], label="log n (uniform)")
-    right.set(xlabel="sequence length n", ylabel="entropy (nats)", title="entropy at fixed σ")
+    right.semilogx(
+        grid, np.log(grid), ":", color=COLORS["theory"], label=tr("log n (uniform)", lang)
+    )
+    right.set(
+        xlabel=tr("sequence length n", lang),
+        ylabel=tr("entropy (nats)", lang),
+        title=tr("entropy at fixed σ", lang),
+    )
     right.legend(fontsize=8)
     return fig
 
 
-def describe_log_n_figure(ns, sigmas, entropies, base: float = 512.0) -> str:
+def describe_log_n_figure(ns, sigmas, entropies, base: float = 512.0, lang: str = "en") -> str:
     """Alt text for :func:`log_n_figure`."""
     ns = v.positive_int_list("ns", ns)
     sigmas = v.finite_array("sigmas", sigmas)
     entropies = v.finite_array("entropies", entropies, ndim_min=2)
+    check_lang(lang)
     lo, hi = log_n_multiplier([ns.min(), ns.max()], base)
-    parts = ", ".join(
-        f"σ = {s:g}: {entropies[i, 0]:.2f} to {entropies[i, -1]:.2f} nats"
+    parts = ("；" if lang == "zh" else ", ").join(
+        tr("σ = {sigma:g}: {first:.2f} to {last:.2f} nats", lang).format(
+            sigma=s, first=entropies[i, 0], last=entropies[i, -1]
+        )
         for i, s in enumerate(sigmas)
     )
-    return (
-        f"Left: the factor log n / log {base:g} rises from {lo:.2f} at n = {ns.min()} to {hi:.2f} at "
-        f"n = {ns.max()}, equal to 1 at n = {base:g}. Right: the simulated softmax entropy of n Gaussian "
-        f"logits grows with log n at every fixed σ ({parts}) and lies on the curves log n − σ²/2, "
-        "except at the largest σ and smallest n."
-    )
+    return tr(
+        "Left: the factor log n / log {base:g} rises from {lo:.2f} at n = {n0} to {hi:.2f} at "
+        "n = {n1}, equal to 1 at n = {base:g}. Right: the simulated softmax entropy of n Gaussian "
+        "logits grows with log n at every fixed σ ({parts}) and lies on the curves log n − σ²/2, "
+        "except at the largest σ and smallest n.",
+        lang,
+    ).format(base=base, lo=lo, hi=hi, n0=ns.min(), n1=ns.max(), parts=parts)
 
 
 # ------------------------------------------------------------ length extrapolation
@@ -301,44 +321,55 @@ def length_extrapolation(
     return Extrapolation(ns, n_train, c_star, out[2], out[1], out[0])
 
 
-def extrapolation_figure(result: Extrapolation) -> Figure:
+def extrapolation_figure(result: Extrapolation, lang: str = "en") -> Figure:
     """Entropy (left) and weight on the target (right) against n, tuned at n_train, ± 1 s.e. over seeds."""
     if not isinstance(result, Extrapolation):
         raise TypeError(f"result must be an Extrapolation, got {type(result).__name__}")
+    check_lang(lang)
     fig, axes = new_figure(2)
     for ax, field, label in zip(
-        axes, ("entropy", "weight"), ("entropy (nats)", "weight on the target")
+        axes, ("entropy", "weight"), (tr("entropy (nats)", lang), tr("weight on the target", lang))
     ):
         mean, se = result.mean(field), result.se(field)
         for m, method in enumerate(result.methods):
             ax.errorbar(
                 result.ns, mean[m], yerr=se[m], marker="o", ms=4, capsize=3,
-                color=METHOD_COLORS[method], label="c fixed" if method == "fixed" else f"c · log n / log {result.n_train}",
+                color=METHOD_COLORS[method], label=tr("c fixed", lang) if method == "fixed" else f"c · log n / log {result.n_train}",
             )  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.axvline(result.n_train, color="0.6", lw=0.8)
-        ax.set(xlabel="sequence length n", ylabel=label)
+        ax.set(xlabel=tr("sequence length n", lang), ylabel=label)
     axes[0].legend(fontsize=8)
-    axes[0].set_title(f"tuned at n = {result.n_train}", fontsize=10)
+    axes[0].set_title(tr("tuned at n = {n}", lang).format(n=result.n_train), fontsize=10)
     return fig
 
 
-def describe_extrapolation_figure(result: Extrapolation) -> str:
+def describe_extrapolation_figure(result: Extrapolation, lang: str = "en") -> str:
     """Alt text for :func:`extrapolation_figure`."""
+    check_lang(lang)
     n0, n1 = int(result.ns[0]), int(result.ns[-1])
     e, w = result.mean("entropy"), result.mean("weight")
-    return (
-        f"Two panels against the sequence length from {n0} to {n1} (log scale). With the factor tuned at "
-        f"n = {result.n_train} kept fixed, the mean entropy rises from {e[0, 0]:.2f} to {e[0, -1]:.2f} nats "
-        f"and the weight on the target falls from {w[0, 0]:.2f} to {w[0, -1]:.2f}; multiplied by "
-        f"log n / log {result.n_train}, the entropy goes from {e[1, 0]:.2f} to {e[1, -1]:.2f} and the "
-        f"weight falls to {w[1, -1]:.2f}. Error bars (one standard error over seeds) are smaller than "
-        "the gaps."
-    )
+    return tr(
+        "Two panels against the sequence length from {n0} to {n1} (log scale). With the factor tuned at "
+        "n = {n_train} kept fixed, the mean entropy rises from {e0:.2f} to {e1:.2f} nats "
+        "and the weight on the target falls from {w0:.2f} to {w1:.2f}; multiplied by "
+        "log n / log {n_train}, the entropy goes from {le0:.2f} to {le1:.2f} and the "
+        "weight falls to {lw1:.2f}. Error bars (one standard error over seeds) are smaller than "
+        "the gaps.",
+        lang,
+    ).format(
+        n0=n0, n1=n1, n_train=result.n_train, e0=e[0, 0], e1=e[0, -1], w0=w[0, 0], w1=w[0, -1],
+        le0=e[1, 0], le1=e[1, -1], lw1=w[1, -1],
+    )  # fmt: skip
 
 
 def extrapolation_row(
-    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+    n: int = 64,
+    log_n: bool = False,
+    c: float = 3.2,
+    n_train: int = 64,
+    seed: int = 0,
+    lang: str = "en",
 ) -> Figure:
     """One retrieval row: the 20 largest softmax weights over n keys (target in colour).
 
@@ -350,6 +381,7 @@ def extrapolation_row(
     if not 2 <= n <= 4096:
         raise ValueError(f"n must lie in [2, 4096], got {n}")
     c = v.finite_float("c", c, positive=True)
+    check_lang(lang)
     factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
     _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
     order = np.argsort(p)[::-1][:20]
@@ -357,11 +389,15 @@ def extrapolation_row(
     colors = [COLORS["scaled"] if j == 0 else "0.7" for j in order]
     ax.bar(np.arange(order.size), p[order], color=colors)
     ax.set(
-        ylim=(0, 1), xlabel="keys, largest weight first (target in blue)", ylabel="softmax weight"
+        ylim=(0, 1),
+        xlabel=tr("keys, largest weight first (target in blue)", lang),
+        ylabel=tr("softmax weight", lang),
     )
     note(
         ax,
-        f"n = {n}, factor {factor:.2f}\ntarget weight {p[0]:.3f}\nentropy {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats",
+        tr(
+            "n = {n}, factor {factor:.2f}\ntarget weight {p:.3f}\nentropy {h:.2f} nats", lang
+        ).format(n=n, factor=factor, p=p[0], h=-(p * np.log(np.maximum(p, 1e-300))).sum()),
         x=0.98,
         ha="right",
     )
@@ -369,17 +405,31 @@ def extrapolation_row(
 
 
 def describe_extrapolation_row(
-    n: int = 64, log_n: bool = False, c: float = 3.2, n_train: int = 64, seed: int = 0
+    n: int = 64,
+    log_n: bool = False,
+    c: float = 3.2,
+    n_train: int = 64,
+    seed: int = 0,
+    lang: str = "en",
 ) -> str:
     """Alt text for :func:`extrapolation_row`."""
+    check_lang(lang)
     factor = c * (math.log(n) / math.log(n_train) if log_n else 1.0)
     _, p = _log_softmax(factor * retrieval_scores(rows=1, n_max=4096, seed=seed)[0, :n])
-    how = f"multiplied by log n / log {n_train}" if log_n else "kept fixed"
-    return (
-        f"Bar chart of the 20 largest softmax weights of one query over {n} keys, with the factor {how} "
-        f"({factor:.2f}): the target key has weight {p[0]:.3f} and is ranked {int((p > p[0]).sum()) + 1}; "
-        f"the entropy is {-(p * np.log(np.maximum(p, 1e-300))).sum():.2f} nats."
+    how = (
+        tr("multiplied by log n / log {n_train}", lang).format(n_train=n_train)
+        if log_n
+        else tr("kept fixed", lang)
     )
+    return tr(
+        "Bar chart of the 20 largest softmax weights of one query over {n} keys, with the factor {how} "
+        "({factor:.2f}): the target key has weight {p:.3f} and is ranked {rank}; "
+        "the entropy is {h:.2f} nats.",
+        lang,
+    ).format(
+        n=n, how=how, factor=factor, p=p[0], rank=int((p > p[0]).sum()) + 1,
+        h=-(p * np.log(np.maximum(p, 1e-300))).sum(),
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ QK-norm
@@ -600,20 +650,23 @@ def _mean_se(x: np.ndarray, axis: int = 0):
     return x.mean(axis=axis), x.std(axis=axis, ddof=1) / np.sqrt(x.shape[axis])
 
 
-def qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> Figure:
+def qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0, lang: str = "en") -> Figure:
     """Largest |logit| (left) and loss (right) per step: mean over runs, band ± 1 standard error."""
     runs = _qk_runs(runs)
+    check_lang(lang)
     fig, (left, right) = new_figure(2)
     colors = QK_COLORS
     for r in runs:
         steps = np.arange(1, r.loss.shape[-1] + 1)
         for ax, field in ((left, "max_logit"), (right, "loss")):
             mean, se = _mean_se(getattr(r, field)[lr_index])
-            ax.plot(steps, mean, color=colors[r.variant], label=QK_LABELS[r.variant])
+            ax.plot(steps, mean, color=colors[r.variant], label=tr(QK_LABELS[r.variant], lang))
             ax.fill_between(steps, mean - se, mean + se, color=colors[r.variant], alpha=0.25, lw=0)
-    left.axhline(np.sqrt(d_k), color=COLORS["theory"], ls=":", lw=1, label="√dₖ (bound without γ)")
-    left.set(xlabel="Adam step", ylabel="largest |logit| in the batch")
-    right.set(xlabel="Adam step", ylabel="loss −log p(target)", yscale="log")
+    left.axhline(
+        np.sqrt(d_k), color=COLORS["theory"], ls=":", lw=1, label=tr("√dₖ (bound without γ)", lang)
+    )
+    left.set(xlabel=tr("Adam step", lang), ylabel=tr("largest |logit| in the batch", lang))
+    right.set(xlabel=tr("Adam step", lang), ylabel=tr("loss −log p(target)", lang), yscale="log")
     left.legend(fontsize=8)
     return fig
 
@@ -639,26 +692,41 @@ def qk_summary(runs, lr_index: int = 0, last: int = 50) -> dict:
     return out
 
 
-def describe_qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0) -> str:
+def describe_qk_norm_figure(runs, d_k: int = 16, lr_index: int = 0, lang: str = "en") -> str:
     """Alt text for :func:`qk_norm_figure`, built from :func:`qk_summary` (the prose's numbers)."""
     runs = list(runs)
+    check_lang(lang)
     summary = qk_summary(runs, lr_index)
     parts = [
-        f"{QK_LABELS[name]}: the largest logit goes from {s['logit-start']:.1f} to "
-        f"{s['logit-end']:.1f} and the loss ends at {s['loss']:.3f} ± {s['loss-se']:.3f}"
+        tr(
+            "{label}: the largest logit goes from {start:.1f} to "
+            "{end:.1f} and the loss ends at {loss:.3f} ± {se:.3f}",
+            lang,
+        ).format(
+            label=tr(QK_LABELS[name], lang),
+            start=s["logit-start"],
+            end=s["logit-end"],
+            loss=s["loss"],
+            se=s["loss-se"],
+        )  # fmt: skip
         for name, s in summary.items()
     ]
-    return (
-        f"Two panels against {runs[0].loss.shape[-1]} Adam steps, mean of {runs[0].loss.shape[1]} "
-        "runs with a band of ± one standard error: "
-        + "; ".join(parts)
-        + f"; √dₖ is {np.sqrt(d_k):.0f}."
+    return tr(
+        "Two panels against {steps} Adam steps, mean of {runs} "
+        "runs with a band of ± one standard error: {parts}; √dₖ is {root:.0f}.",
+        lang,
+    ).format(
+        steps=runs[0].loss.shape[-1],
+        runs=runs[0].loss.shape[1],
+        parts=("；" if lang == "zh" else "; ").join(parts),
+        root=np.sqrt(d_k),
     )
 
 
-def qk_lr_figure(runs, last: int = 50) -> Figure:
+def qk_lr_figure(runs, last: int = 50, lang: str = "en") -> Figure:
     """Final loss against the learning rate per variant: mean ± 1 s.e. over runs; diverged runs marked."""
     runs = _qk_runs(runs)
+    check_lang(lang)
     fig, (left, right) = new_figure(2)
     colors = QK_COLORS
     for r in runs:
@@ -667,30 +735,49 @@ def qk_lr_figure(runs, last: int = 50) -> Figure:
             ok = np.all(np.isfinite(x), axis=1)
             mean, se = _mean_se(np.where(np.isfinite(x), x, np.nan), axis=1)
             ax.errorbar(r.lrs[ok], mean[ok], yerr=se[ok], marker="o", ms=4, capsize=3,
-                        color=colors[r.variant], label=QK_LABELS[r.variant])  # fmt: skip
+                        color=colors[r.variant], label=tr(QK_LABELS[r.variant], lang))  # fmt: skip
             bad = ~ok
             if bad.any():
                 ax.plot(r.lrs[bad], np.full(bad.sum(), np.nanmax(np.where(ok[:, None], x, np.nan))),
                         "x", color=colors[r.variant], ms=8)  # fmt: skip
-    left.set(xscale="log", yscale="log", xlabel="Adam learning rate", ylabel="final loss")
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel=tr("Adam learning rate", lang),
+        ylabel=tr("final loss", lang),
+    )
     right.set(
-        xscale="log", yscale="log", xlabel="Adam learning rate", ylabel="final largest |logit|"
+        xscale="log",
+        yscale="log",
+        xlabel=tr("Adam learning rate", lang),
+        ylabel=tr("final largest |logit|", lang),
     )
     left.legend(fontsize=8)
     return fig
 
 
-def describe_qk_lr_figure(runs, last: int = 50) -> str:
+def describe_qk_lr_figure(runs, last: int = 50, lang: str = "en") -> str:
     """Alt text for :func:`qk_lr_figure`: the run means at every learning rate."""
     runs = list(runs)
+    check_lang(lang)
+    zh = lang == "zh"
     parts = []
     for r in runs:
         loss, logit = r.final("loss", last).mean(axis=1), r.final("max_logit", last).mean(axis=1)
-        pairs = ", ".join(
-            f"{loss[i]:.3g} (largest logit {logit[i]:.3g}) at {lr:g}" for i, lr in enumerate(r.lrs)
+        pairs = ("，" if zh else ", ").join(
+            tr("{loss:.3g} (largest logit {logit:.3g}) at {lr:g}", lang).format(
+                loss=loss[i], logit=logit[i], lr=lr
+            )
+            for i, lr in enumerate(r.lrs)
         )
-        parts.append(f"{QK_LABELS[r.variant]}: final loss {pairs}")
-    return "Final loss and largest logit against the Adam learning rate. " + "; ".join(parts) + "."
+        parts.append(
+            tr("{label}: final loss {pairs}", lang).format(
+                label=tr(QK_LABELS[r.variant], lang), pairs=pairs
+            )
+        )
+    return tr("Final loss and largest logit against the Adam learning rate. {parts}.", lang).format(
+        parts=("；" if zh else "; ").join(parts)
+    )
 
 
 def softcap(s, cap: float) -> np.ndarray:
@@ -729,39 +816,57 @@ def softcap_tv(sigmas, cap: float, n: int = 1024, rows: int = 200, seed: int = 0
 SOFTCAP_RANGE = 150.0
 
 
-def softcap_figure(cap: float = 50.0) -> Figure:
+def softcap_figure(cap: float = 50.0, lang: str = "en") -> Figure:
     """Left: the capped logit against the raw one. Right: the gradient factor 1 - tanh²(s/cap)."""
     cap = v.finite_float("cap", cap, positive=True)
+    check_lang(lang)
     s = np.linspace(-SOFTCAP_RANGE, SOFTCAP_RANGE, 601)
     fig, (left, right) = new_figure(2)
-    left.plot(s, s, ":", color=COLORS["theory"], lw=1, label="no cap")
+    left.plot(s, s, ":", color=COLORS["theory"], lw=1, label=tr("no cap", lang))
     left.plot(s, softcap(s, cap), color=COLORS["scaled"], label=f"{cap:g}·tanh(s/{cap:g})")
     left.axhline(cap, color="0.6", lw=0.8)
     left.axhline(-cap, color="0.6", lw=0.8)
-    left.set(xlabel="logit s", ylabel="logit after the cap", ylim=(-SOFTCAP_RANGE, SOFTCAP_RANGE))
+    left.set(
+        xlabel="logit s",  # the same in Chinese: "logit" stays English (glossary)
+        ylabel=tr("logit after the cap", lang),
+        ylim=(-SOFTCAP_RANGE, SOFTCAP_RANGE),
+    )
     left.legend(fontsize=8, loc="upper left")
     right.plot(s, softcap_slope(s, cap), color=COLORS["unscaled"])
-    right.set(xlabel="logit s", ylabel="gradient factor 1 − tanh²(s/cap)", ylim=(0, 1.05))
+    right.set(xlabel="logit s", ylabel=tr("gradient factor 1 − tanh²(s/cap)", lang), ylim=(0, 1.05))
     note(
         right,
-        f"cap {cap:g}\nat s = cap: value {softcap(cap, cap):.1f}, factor {softcap_slope(cap, cap):.2f}\n"
-        f"at s = 2·cap: factor {softcap_slope(2 * cap, cap):.3f}",
+        tr(
+            "cap {cap:g}\nat s = cap: value {value:.1f}, factor {slope:.2f}\n"
+            "at s = 2·cap: factor {slope2:.3f}",
+            lang,
+        ).format(
+            cap=cap,
+            value=softcap(cap, cap),
+            slope=softcap_slope(cap, cap),
+            slope2=softcap_slope(2 * cap, cap),
+        ),
         x=0.98,
         ha="right",
     )
     return fig
 
 
-def describe_softcap_figure(cap: float = 50.0) -> str:
+def describe_softcap_figure(cap: float = 50.0, lang: str = "en") -> str:
     """Alt text for :func:`softcap_figure`."""
     cap = v.finite_float("cap", cap, positive=True)
-    return (
-        f"Left: the capped logit {cap:g}·tanh(s/{cap:g}) follows the raw logit near zero and bends "
-        f"towards ±{cap:g}; a raw logit of {cap:g} becomes {softcap(cap, cap):.1f} and one of "
-        f"{SOFTCAP_RANGE:g} becomes {softcap(SOFTCAP_RANGE, cap):.1f}. Right: the gradient factor "
-        f"is 1 at s = 0, {softcap_slope(cap, cap):.2f} at s = {cap:g} and "
-        f"{softcap_slope(2 * cap, cap):.3f} at s = {2 * cap:g}."
-    )
+    check_lang(lang)
+    return tr(
+        "Left: the capped logit {cap:g}·tanh(s/{cap:g}) follows the raw logit near zero and bends "
+        "towards ±{cap:g}; a raw logit of {cap:g} becomes {value:.1f} and one of "
+        "{far:g} becomes {value_far:.1f}. Right: the gradient factor "
+        "is 1 at s = 0, {slope:.2f} at s = {cap:g} and "
+        "{slope2:.3f} at s = {cap2:g}.",
+        lang,
+    ).format(
+        cap=cap, value=softcap(cap, cap), far=SOFTCAP_RANGE, value_far=softcap(SOFTCAP_RANGE, cap),
+        slope=softcap_slope(cap, cap), slope2=softcap_slope(2 * cap, cap), cap2=2 * cap,
+    )  # fmt: skip
 
 
 def query_scale_latex(models: dict) -> str:

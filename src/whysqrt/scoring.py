@@ -17,10 +17,10 @@ import time
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .numerics import attention_scores, softmax
 from .plots import COLORS, new_figure
 
@@ -87,6 +87,8 @@ def operation_counts() -> dict:
     ``dot_memory`` (n m) and ``add_memory`` (n m d_a, the tanh tensor when vectorised).
     Used by ``dot-vs-additive``.
     """
+    import sympy as sp  # here, not at the top: SymPy takes 0.25 s to import
+
     n, m, d_k, d_a = sp.symbols("n m d_k d_a", positive=True, integer=True)
     return {
         "symbols": (n, m, d_k, d_a),
@@ -164,10 +166,12 @@ def score_spread(d_k: int, n: int = 4000, seed: int = 0) -> dict:
     }
 
 
-def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
+def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0, lang: str = "en") -> Figure:
     """Left: histograms of unscaled dot, scaled dot and additive scores on one fixed axis.
     Right: the additive attention's tanh unit outputs under its 1/d_k initialisation and
-    under N(0, 1) weights, with the share of saturated units (|tanh| > 0.99)."""
+    under N(0, 1) weights, with the share of saturated units (|tanh| > 0.99). ``lang``
+    ("en" or "zh") is the language of its words."""
+    check_lang(lang)
     d_k, n = v.positive_int("d_k", d_k), v.positive_int("n", n)
     dot, add, bound, pre, _ = _spread_samples(d_k, n, seed)
     s = score_spread(d_k, n, seed)
@@ -178,23 +182,28 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
         np.clip(dot, -40, 40),
         alpha=0.5,
         color=COLORS["unscaled"],
-        label=f"q·k (sd {s['dot']:.2f})",
+        label=tr("q·k (sd {sd:.2f})", lang).format(sd=s["dot"]),
         **style,
     )
     ax.hist(
         dot / np.sqrt(d_k),
         alpha=0.5,
         color=COLORS["scaled"],
-        label=f"q·k/√d_k (sd {s['scaled']:.2f})",
+        label=tr("q·k/√d_k (sd {sd:.2f})", lang).format(sd=s["scaled"]),
         **style,
     )
-    ax.hist(add, alpha=0.6, color="#009E73", label=f"additive (sd {s['additive']:.2f})", **style)
-    ax.axvspan(-bound, bound, color="#009E73", alpha=0.08, label=f"additive bound ±{bound:.1f}")
+    label = tr("additive (sd {sd:.2f})", lang).format(sd=s["additive"])
+    ax.hist(add, alpha=0.6, color="#009E73", label=label, **style)
+    label = tr("additive bound ±{bound:.1f}", lang).format(bound=bound)
+    ax.axvspan(-bound, bound, color="#009E73", alpha=0.08, label=label)
     ax.set_xlim(-40, 40)
     ax.set_ylim(0, 1.0)
-    ax.set_xlabel("score")
-    ax.set_ylabel("density")
-    ax.set_title(f"scores for standard normal q, k with $d_k$ = {d_k}", fontsize=10)
+    ax.set_xlabel(tr("score", lang))
+    ax.set_ylabel(tr("density", lang))
+    # mathtext has no Chinese glyphs: the Chinese labels write the symbols in Unicode
+    sym = {"d_k": "$d_k$", "d_a": "$d_a$"} if lang == "en" else {"d_k": "dₖ", "d_a": "dₐ"}
+    title = tr("scores for standard normal q, k with {d_k_} = {d_k}", lang)
+    ax.set_title(title.format(d_k_=sym["d_k"], d_k=d_k), fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     units = np.linspace(-1, 1, 41)
     for values, color, ls, label in (
@@ -202,13 +211,13 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
             np.tanh(pre).ravel(),
             "#009E73",
             "-",
-            f"entries N(0, 1/d_k): {s['saturated']:.0%} saturated",
+            tr("entries N(0, 1/d_k): {share:.0%} saturated", lang).format(share=s["saturated"]),
         ),
         (
             np.tanh(pre * np.sqrt(d_k)).ravel(),
             "0.3",
             "--",
-            f"entries N(0, 1): {s['saturated_unit']:.0%} saturated",
+            tr("entries N(0, 1): {share:.0%} saturated", lang).format(share=s["saturated_unit"]),
         ),
     ):
         ax2.hist(
@@ -216,22 +225,27 @@ def score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> Figure:
         )
     ax2.set_xlim(-1.05, 1.05)
     ax2.set_ylim(0, 12)
-    ax2.set_xlabel("tanh unit output (additive attention, $d_a$ = 64)")
-    ax2.set_title("saturated units sit at ±1 and pass no gradient", fontsize=10)
+    xlabel = tr("tanh unit output (additive attention, {d_a_} = 64)", lang)
+    ax2.set_xlabel(xlabel.format(d_a_=sym["d_a"]))
+    ax2.set_title(tr("saturated units sit at ±1 and pass no gradient", lang), fontsize=10)
     ax2.legend(fontsize=8, frameon=False, loc="upper center")
     return fig
 
 
-def describe_score_spread_figure(d_k: int = 64, n: int = 4000, seed: int = 0) -> str:
-    """Alt text for :func:`score_spread_figure` at the same parameters."""
+def describe_score_spread_figure(
+    d_k: int = 64, n: int = 4000, seed: int = 0, lang: str = "en"
+) -> str:
+    """Alt text for :func:`score_spread_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     s = score_spread(d_k, n, seed)
-    return (
-        f"Left, histograms of {n:,} scores at d_k = {d_k}: the unscaled dot product has standard "
-        f"deviation {s['dot']:.2f}, the scaled one {s['scaled']:.2f}, and the additive score "
-        f"{s['additive']:.2f}, inside its bound of ±{s['bound']:.1f}. Right, the additive "
-        f"attention's tanh outputs: {s['saturated']:.0%} of units saturated with 1/d_k weights, "
-        f"{s['saturated_unit']:.0%} with N(0, 1) weights."
-    )
+    return tr(
+        "Left, histograms of {n:,} scores at d_k = {d_k}: the unscaled dot product has standard "
+        "deviation {dot:.2f}, the scaled one {scaled:.2f}, and the additive score "
+        "{additive:.2f}, inside its bound of ±{bound:.1f}. Right, the additive "
+        "attention's tanh outputs: {saturated:.0%} of units saturated with 1/d_k weights, "
+        "{saturated_unit:.0%} with N(0, 1) weights.",
+        lang,
+    ).format(n=n, d_k=d_k, **s)
 
 
 # -- shared vs separate projections --------------------------------------------------
@@ -300,9 +314,17 @@ def diagonal_stats(
 
 
 def self_attention_figure(
-    d_k: int = 64, shared: bool = True, n: int = 12, d_model: int = 256, seed: int = 0
+    d_k: int = 64,
+    shared: bool = True,
+    n: int = 12,
+    d_model: int = 256,
+    seed: int = 0,
+    lang: str = "en",
 ) -> Figure:
-    """Heatmap of softmax((xW_Q)(xW_K)^T / sqrt(d_k)) for n random tokens (rows = queries)."""
+    """Heatmap of softmax((xW_Q)(xW_K)^T / sqrt(d_k)) for n random tokens (rows = queries).
+
+    ``lang`` ("en" or "zh") is the language of its words."""
+    check_lang(lang)
     n = v.positive_int("n", n)
     w_q, w_k = projections(d_model, d_k, shared, seed=[seed, 0])
     x = np.random.default_rng([seed, 1]).standard_normal((n, d_model))
@@ -310,31 +332,49 @@ def self_attention_figure(
     a = softmax(s)
     fig, (ax,) = new_figure(figsize=(6.4, 3.9))
     im = ax.imshow(a, vmin=0, vmax=1, cmap="viridis")
-    fig.colorbar(im, ax=ax, shrink=0.85, label="attention weight")
+    fig.colorbar(im, ax=ax, shrink=0.85, label=tr("attention weight", lang))
     hits = int(np.sum(np.argmax(s, axis=1) == np.arange(n)))
-    ax.set_xlabel("key j")
-    ax.set_ylabel("query i")
-    mode = "shared W (q = k)" if shared else "separate W_Q, W_K"
-    ax.set_title(
-        f"{mode}, $d_k$ = {d_k}: diagonal is the row max in {hits}/{n} rows\n"
-        f"mean self-weight {np.diag(a).mean():.2f}",
-        fontsize=10,
+    ax.set_xlabel(tr("key j", lang))
+    ax.set_ylabel(tr("query i", lang))
+    mode = tr("shared W (q = k)", lang) if shared else tr("separate W_Q, W_K", lang)
+    title = tr(
+        "{mode}, {d_k_} = {d_k}: diagonal is the row max in {hits}/{n} rows\n"
+        "mean self-weight {weight:.2f}",
+        lang,
     )
+    d_k_ = "$d_k$" if lang == "en" else "dₖ"  # mathtext has no Chinese glyphs
+    title = title.format(mode=mode, d_k_=d_k_, d_k=d_k, hits=hits, n=n, weight=np.diag(a).mean())
+    ax.set_title(title, fontsize=10)
     return fig
 
 
 def describe_self_attention_figure(
-    d_k: int = 64, shared: bool = True, n: int = 12, d_model: int = 256, seed: int = 0
+    d_k: int = 64,
+    shared: bool = True,
+    n: int = 12,
+    d_model: int = 256,
+    seed: int = 0,
+    lang: str = "en",
 ) -> str:
-    """Alt text for :func:`self_attention_figure` at the same parameters."""
+    """Alt text for :func:`self_attention_figure` at the same parameters, in ``lang``."""
+    check_lang(lang)
     w_q, w_k = projections(d_model, d_k, shared, seed=[seed, 0])
     x = np.random.default_rng([seed, 1]).standard_normal((n, d_model))
     s = self_scores(x, w_q, w_k)
     a = softmax(s)
     hits = int(np.sum(np.argmax(s, axis=1) == np.arange(n)))
-    mode = "one shared projection" if shared else "separate projections"
-    return (
-        f"{n} by {n} attention matrix with {mode} at d_k = {d_k}: the diagonal is the largest "
-        f"entry in {hits} of {n} rows and the mean weight a token gives itself is "
-        f"{np.diag(a).mean():.2f}."
-    )
+    if shared:
+        template = tr(
+            "{n} by {n} attention matrix with one shared projection at d_k = {d_k}: the diagonal "
+            "is the largest entry in {hits} of {n} rows and the mean weight a token gives itself "
+            "is {weight:.2f}.",
+            lang,
+        )
+    else:
+        template = tr(
+            "{n} by {n} attention matrix with separate projections at d_k = {d_k}: the diagonal "
+            "is the largest entry in {hits} of {n} rows and the mean weight a token gives itself "
+            "is {weight:.2f}.",
+            lang,
+        )
+    return template.format(n=n, d_k=d_k, hits=hits, weight=np.diag(a).mean())

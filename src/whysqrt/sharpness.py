@@ -636,15 +636,25 @@ def tie_limit(d_k: int = 64, n_keys: int = 16) -> float:
         raise ValueError(f"n_keys must be at least 2 for a gap between two logits, got {n_keys}")
     if d_k == 1:  # E[1/|q|] diverges for a one-dimensional q
         return float("inf")
-    x = np.linspace(-12.0, 12.0, 48_001)
-    phi = np.exp(-(x**2) / 2) / np.sqrt(2 * np.pi)
-    cdf = 0.5 * (1 + np.array([math.erf(t / math.sqrt(2)) for t in x]))
+    x, phi, cdf = _normal_grid()
     unit = n_keys * (n_keys - 1) * np.trapezoid(phi**2 * cdf ** (n_keys - 2), x)
     # E[1/sigma] = sqrt(d_k) E[1/|q|], |q| chi-distributed with d_k degrees of freedom
     inv = (
         math.sqrt(d_k) * math.exp(math.lgamma((d_k - 1) / 2) - math.lgamma(d_k / 2)) / math.sqrt(2)
     )
     return float(unit * inv)
+
+
+@lru_cache(maxsize=1)
+def _normal_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x on [-12, 12] (48,001 points), the standard normal density and distribution function
+    there: the integration grid of :func:`tie_limit`, computed once (48,001 calls of erf)."""
+    x = np.linspace(-12.0, 12.0, 48_001)
+    phi = np.exp(-(x**2) / 2) / np.sqrt(2 * np.pi)
+    cdf = 0.5 * (1 + np.array([math.erf(t / math.sqrt(2)) for t in x]))
+    for a in (x, phi, cdf):
+        a.flags.writeable = False
+    return x, phi, cdf
 
 
 @lru_cache(maxsize=4)

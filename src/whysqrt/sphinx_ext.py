@@ -50,6 +50,7 @@ import copy
 import datetime
 import functools
 import html
+import json
 import os
 import re
 from pathlib import Path
@@ -618,6 +619,33 @@ class KeepGlossaryAsIs(SphinxTransform):
                     node["translatable"] = False
 
 
+class ChineseOutputs(SphinxTransform):
+    """A companion notebook's page in the Chinese edition shows the Chinese copy of each
+    output it displays (a slider, a figure, a table): the output that ``ws.glue`` also
+    glued as NAME, replaced by NAME.zh. Outputs without a Chinese copy stay as they are."""
+
+    default_priority = 880
+
+    def apply(self, **kwargs) -> None:
+        if edition(self.config.language) != "zh":
+            return
+        # myst-nb writes each notebook's glued outputs beside its executed copy while
+        # parsing it (jupyter_execute/<docname>.glue.json)
+        path = Path(self.app.outdir).parent / "jupyter_execute" / f"{self.env.docname}.glue.json"
+        if not path.exists():
+            return
+        glued = json.loads(path.read_text(encoding="utf-8"))
+        chinese = {}
+        for name, entry in glued.items():
+            zh = glued.get(name + ZH_SUFFIX)
+            en_html, zh_html = entry["data"].get("text/html"), zh and zh["data"].get("text/html")
+            if en_html and zh_html and en_html != zh_html:
+                chinese[en_html] = zh_html
+        for node in self.document.findall(nodes.raw):
+            if node.get("format") == "html" and node.astext() in chinese:
+                node.replace_self(nodes.raw("", chinese[node.astext()], format="html"))
+
+
 class SearchChinese(_SearchChinese):
     """Sphinx's Chinese search language with its Latin-word list kept as a set.
 
@@ -656,6 +684,7 @@ def _make_document(source_path="notset", parser_cls=RSTParser):
 def setup(app: Sphinx) -> dict:
     myst_base.make_document = _make_document
     app.add_transform(KeepGlossaryAsIs)
+    app.add_transform(ChineseOutputs)
     search_languages["zh"] = SearchChinese
     register_plugin("pybtex.style.labels", "whysqrt-year-suffix", YearSuffixLabels)
     register_plugin("pybtex.style.formatting", "whysqrt", BibliographyStyle)
