@@ -37,6 +37,7 @@ def test_jacobian_norm_known_values():
     np.testing.assert_allclose(sh.jacobian_norms([[1.0, 0.0, 0.0]]), [0.0], atol=1e-15)
     # uniform over n: J = I/n - 11^T/n^2, largest eigenvalue 1/n
     np.testing.assert_allclose(sh.jacobian_norms(np.full((1, 8), 1 / 8)), [1 / 8])
+    np.testing.assert_array_equal(sh.jacobian_norms([[1.0], [1.0]]), [0.0, 0.0])  # one key
 
 
 def test_jacobian_norm_of_a_saturated_row_keeps_its_size():
@@ -254,3 +255,70 @@ def test_logits_given_the_norm_have_the_distribution_of_the_dot_products(d_k):
     np.testing.assert_allclose(
         np.quantile(np.ptp(fast, axis=1), qs), np.quantile(np.ptp(slow, axis=1), qs), rtol=0.06
     )
+
+
+def _jacobian_norms_eigvalsh(p):
+    """The reference: form diag(p) - p p^T (top diagonal entry p_top * (1 - p_top) with
+    1 - p_top as the sum of the other weights) and take LAPACK's largest eigenvalue."""
+    p = np.asarray(p, dtype=float)
+    top = np.argmax(p, axis=1)[:, None]
+    is_top = np.arange(p.shape[1]) == top
+    rest = np.where(is_top, 0.0, p).sum(axis=1, keepdims=True)
+    jac = -p[:, :, None] * p[:, None, :]
+    idx = np.arange(p.shape[1])
+    jac[:, idx, idx] = np.where(is_top, p * rest, p * (1.0 - p))
+    return np.clip(np.linalg.eigvalsh(jac)[:, -1], 0.0, None)
+
+
+@st.composite
+def scaled_logit_rows(draw):
+    """Rows of logits times a scale from 1e-12 to 1e6, with ties copied in and saturated rows."""
+    n_rows, n_keys = draw(st.integers(1, 6)), draw(st.integers(2, 17))
+    z = draw(arrays(np.float64, (n_rows, n_keys), elements=st.floats(-3, 3)))
+    for r in range(n_rows):
+        tie = draw(st.sampled_from(["none", "top", "all", "zeros"]))
+        if tie == "top":
+            z[r, draw(st.integers(0, n_keys - 1))] = z[r].max()
+        elif tie == "all":
+            z[r] = z[r, 0]
+        elif tie == "zeros":
+            z[r, : draw(st.integers(1, n_keys))] = 0.0
+    z = z * 10.0 ** draw(st.floats(-12, 6))
+    # saturated rows: the top logit far above near-equal runners-up (p2 ~ p3 ~ 1e-80, as
+    # at c = 300 in the gradient-spread experiment), a case where Newton overshoots to 0
+    for r in range(n_rows):
+        if draw(st.booleans()):
+            z[r, np.argmax(z[r])] += draw(st.floats(30, 740))
+    return z
+
+
+@given(scaled_logit_rows())
+@settings(max_examples=300, deadline=None)
+def test_jacobian_norm_secular_root_matches_eigvalsh(z):
+    p = ws.softmax(z)
+    got, want = sh.jacobian_norms(p), _jacobian_norms_eigvalsh(p)
+    assert np.all(np.isfinite(got))
+    # relative agreement, also for saturated rows (a tiny J is computed as accurately as a
+    # large one); only an underflowing norm is compared absolutely
+    near_zero = want < 1e-280
+    np.testing.assert_allclose(got[near_zero], want[near_zero], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got[~near_zero], want[~near_zero], rtol=1e-12, atol=0)
+
+
+def test_jacobian_norm_secular_root_at_ties_and_saturation():
+    # equal top weights: the norm is that weight (eigenvector e1 - e2), however many rows
+    p = np.array([[0.4, 0.4, 0.2], [0.3, 0.3, 0.3 - 1e-17 + 0.1]])
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(sh.jacobian_norms(p), _jacobian_norms_eigvalsh(p), rtol=1e-12)
+    # a near tie one ulp apart, and saturated rows down to subnormal runners-up
+    p1 = 0.5 + np.finfo(float).eps
+    rows_list = (
+        [[p1, 1 - p1]],
+        [[1.0, 1e-300]],
+        [[1.0, 1e-320, 0.0], [1.0, 0.0, 0.0]],
+        [[1.0, 9.2348e-82, 6.0394e-82, 1.0877e-115]],  # B(0) < 0: the first guess fails
+    )
+    for rows in rows_list:
+        np.testing.assert_allclose(
+            sh.jacobian_norms(rows), _jacobian_norms_eigvalsh(rows), rtol=1e-12, atol=1e-15
+        )
