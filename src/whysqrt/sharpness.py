@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from . import _validate as v
 from . import plots, tables
 from .experiments import DK_GRID
-from .i18n import text
+from .i18n import check_lang, text, tr
 from .numerics import entropy, softmax
 from .plots import COLORS, new_figure
 
@@ -414,26 +414,49 @@ def _bars(ax, y, color: str, alpha: float = 1.0) -> None:
         ax.vlines(x, 0, y, color=color, alpha=alpha, lw=max(0.3, 300 / len(y)))
 
 
-def draw_weights(ax, p, color: str, title: str) -> None:
-    """Bar chart of one row of attention weights on ``ax`` (shared by every weights figure)."""
+def _sym(lang: str, math: str, plain: str) -> str:
+    """A symbol in a figure: mathtext in English; in Chinese plain Unicode, because
+    mathtext has no font fallback and would draw the Chinese words around it as boxes."""
+    return math if lang == "en" else plain
+
+
+def draw_weights(ax, p, color: str, title: str, lang: str = "en") -> None:
+    """Bar chart of one row of attention weights on ``ax`` (shared by every weights figure).
+
+    ``lang`` ("en" or "zh") is the language of the axis labels and the read-out; the
+    caller gives ``title`` in that language.
+    """
+    check_lang(lang)
     p = np.asarray(p, dtype=float)
     _bars(ax, p, color)
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0.4, len(p) + 0.6)
-    ax.set_xlabel("key $j$")
-    ax.set_ylabel("weight $p_j$")
+    ax.set_xlabel(tr("key {j}", lang).format(j=_sym(lang, "$j$", "j")))
+    ax.set_ylabel(tr("weight {p}", lang).format(p=_sym(lang, "$p_j$", "pⱼ")))
     ax.set_title(title, fontsize=10)
     plots.note(
         ax,
-        f"max {p.max():.3f}\nH = {entropy(p):.2f} / {np.log(len(p)):.2f}",
+        tr("max {top:.3f}", lang).format(top=p.max())
+        + f"\nH = {entropy(p):.2f} / {np.log(len(p)):.2f}",
         x=0.98,
         ha="right",
         fontsize=8,
     )
+    if lang != "en" and plots.CJK_FONT:  # the monospace font has no Chinese glyphs
+        ax.texts[-1].set_fontfamily(["DejaVu Sans Mono", plots.CJK_FONT])
 
 
-def sharpness_vs_dk(table: SharpnessTable) -> Figure:
-    """The four statistics of :func:`sharpness_sweep` against d_k, unscaled and scaled (±2 s.e.)."""
+def _stat_title(stat: str, lang: str) -> str:
+    """The panel title of a statistic of :data:`STATS` (‖J‖₂'s is only symbols)."""
+    return STATS[stat] if stat == "jac_norm" else tr(STATS[stat], lang)
+
+
+def sharpness_vs_dk(table: SharpnessTable, lang: str = "en") -> Figure:
+    """The four statistics of :func:`sharpness_sweep` against d_k, unscaled and scaled (±2 s.e.).
+
+    ``lang`` ("en" or "zh"): the language of the titles and legend.
+    """
+    check_lang(lang)
     if not isinstance(table, SharpnessTable):
         raise TypeError(f"table must be a SharpnessTable, got {type(table).__name__}")
     fig, axes = new_figure(2, 2, figsize=(6.4, 4.8))
@@ -447,28 +470,38 @@ def sharpness_vs_dk(table: SharpnessTable) -> Figure:
                 ms=3,
                 lw=1,
                 color=COLORS[mode],
-                label=mode,
+                label=tr(mode, lang),
             )
         ax.set_xscale("log", base=2)
         ax.set_xticks([1, 8, 64, 512], labels=["1", "8", "64", "512"])
-        ax.set_title(STATS[stat], fontsize=9)
-        ax.set_xlabel("$d_k$", fontsize=9)
+        ax.set_title(_stat_title(stat, lang), fontsize=9)
+        ax.set_xlabel(_sym(lang, "$d_k$", "dₖ"), fontsize=9)
     axes[1].axhline(np.log(table.n_keys), color=COLORS["theory"], lw=0.8, ls="--")
     axes[0].legend(fontsize=8, frameon=False)
     return fig
 
 
-def describe_sharpness_vs_dk(table: SharpnessTable) -> str:
-    """Alt text for :func:`sharpness_vs_dk`."""
+def describe_sharpness_vs_dk(table: SharpnessTable, lang: str = "en") -> str:
+    """Alt text for :func:`sharpness_vs_dk`, in ``lang`` ("en" or "zh")."""
+    check_lang(lang)
     last = int(table.d_k[-1])
     u = table.at(last, "unscaled", "max_weight")[0]
     s = table.at(last, "scaled", "max_weight")[0]
-    return (
-        f"Four panels against d_k from {int(table.d_k[0])} to {last} ({table.n_keys} keys, "
-        f"{table.n_seeds} seeds of {table.n_rows} rows per point): unscaled, the largest weight "
-        f"climbs to {u:.3f}, the entropy and the mean spectral norm of the Jacobian fall towards "
-        f"0 and most rows become one-hot; scaled, all four change a little up to d_k = 16 and "
-        f"are flat beyond (largest weight {s:.3f} at d_k = {last})."
+    return tr(
+        "Four panels against d_k from {first} to {last} ({n_keys} keys, "
+        "{n_seeds} seeds of {n_rows} rows per point): unscaled, the largest weight "
+        "climbs to {u:.3f}, the entropy and the mean spectral norm of the Jacobian fall towards "
+        "0 and most rows become one-hot; scaled, all four change a little up to d_k = 16 and "
+        "are flat beyond (largest weight {s:.3f} at d_k = {last}).",
+        lang,
+    ).format(
+        first=int(table.d_k[0]),
+        last=last,
+        n_keys=table.n_keys,
+        n_seeds=table.n_seeds,
+        n_rows=table.n_rows,
+        u=u,
+        s=s,
     )
 
 
@@ -483,58 +516,92 @@ def temperature_grid(d_k: int = 64, n_keys: int = 16) -> dict:
 
 
 def temperature_panel(
-    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0
+    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0, lang: str = "en"
 ) -> Figure:
     """Scaled logits multiplied by ``factor``: one row's weights, and the mean entropy and gradient.
 
     Left: the weights of one seeded query. Right, against the factor: the mean entropy
     divided by log n_keys, the median over rows of ‖J‖₂ (the softmax Jacobian, which
     measures saturation) and of ‖∂p/∂s‖₂ = c‖J‖₂, and the *mean* of c‖J‖₂, which does
-    not come back down for large c; the dotted line marks ``factor``.
+    not come back down for large c; the dotted line marks ``factor``. ``lang`` ("en" or
+    "zh"): the language of its words.
     """
+    check_lang(lang)
     factor = v.finite_float("factor", factor, positive=True)
     n_keys, d_k = v.positive_int("n_keys", n_keys), v.positive_int("d_k", d_k)
     s = random_logits(d_k, n_keys, 1, seed, factor=1 / np.sqrt(d_k))[0]
     cur = temperature_grid(d_k, n_keys)
     fig, (ax_p, ax_c) = new_figure(2)
-    draw_weights(ax_p, softmax(factor * s), COLORS["scaled"], f"one query, factor c = {factor:g}")
+    draw_weights(
+        ax_p,
+        softmax(factor * s),
+        COLORS["scaled"],
+        tr("one query, factor c = {factor:g}", lang).format(factor=factor),
+        lang,
+    )
     ax_c.semilogx(
         cur["factor"],
         cur["entropy"] / np.log(n_keys),
         color=COLORS["scaled"],
-        label="entropy / log n",
+        label=tr("entropy / log n", lang),
     )
     ax_c.semilogx(
-        cur["factor"], cur["jac_norm"], color=COLORS["unscaled"], lw=2, label="median ‖J‖₂"
+        cur["factor"],
+        cur["jac_norm"],
+        color=COLORS["unscaled"],
+        lw=2,
+        label=tr("median ‖J‖₂", lang),
     )
     ax_c.semilogx(
-        cur["factor"], cur["grad_norm"], color=COLORS["theory"], ls="--", label="median c‖J‖₂"
+        cur["factor"],
+        cur["grad_norm"],
+        color=COLORS["theory"],
+        ls="--",
+        label=tr("median c‖J‖₂", lang),
     )
     ax_c.semilogx(
-        cur["factor"], cur["grad_norm_mean"], color=COLORS["theory"], lw=2.5, label="mean c‖J‖₂"
+        cur["factor"],
+        cur["grad_norm_mean"],
+        color=COLORS["theory"],
+        lw=2.5,
+        label=tr("mean c‖J‖₂", lang),
     )
     ax_c.axvline(factor, color=COLORS["theory"], lw=1, ls=":")
     ax_c.set_ylim(0, max(1.05, 1.08 * float(cur["grad_norm_mean"].max())))
-    ax_c.set_xlabel("factor c")
+    ax_c.set_xlabel(tr("factor c", lang))
     ax_c.minorticks_off()
-    ax_c.set_title(f"over 500 queries, $d_k$ = {d_k}", fontsize=10)
-    ax_c.legend(fontsize=7, frameon=False, loc="center left")
+    ax_c.set_title(
+        tr("over 500 queries, {dk} = {d_k}", lang).format(dk=_sym(lang, "$d_k$", "dₖ"), d_k=d_k),
+        fontsize=10,
+    )
+    # in Chinese above the curves (the English legend sits on the entropy line)
+    ax_c.legend(fontsize=7, frameon=False, loc="center left" if lang == "en" else "upper left")
     return fig
 
 
 def describe_temperature_panel(
-    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0
+    factor: float = 1.0, n_keys: int = 16, d_k: int = 64, seed: int = 0, lang: str = "en"
 ) -> str:
-    """Alt text for :func:`temperature_panel` at the same parameters."""
+    """Alt text for :func:`temperature_panel` at the same parameters, in ``lang``."""
+    check_lang(lang)
     factor = v.finite_float("factor", factor, positive=True)
     st = temperature_curves([factor], d_k=d_k, n_keys=n_keys)
-    return (
-        f"Scaled logits multiplied by c = {factor:g} over {n_keys} keys: mean entropy "
-        f"{st['entropy'][0]:.2f} nats of at most {np.log(n_keys):.2f}, median spectral norm of "
-        f"the Jacobian {st['jac_norm'][0]:.3f}, median c‖J‖₂ {st['grad_norm'][0]:.3f} and mean "
-        f"c‖J‖₂ {st['grad_norm_mean'][0]:.3f}. Against c, the median Jacobian norm falls to "
-        f"1/{n_keys} for small c and to 0 for large c, the median c‖J‖₂ vanishes at both ends, "
-        f"and the mean c‖J‖₂ rises and stays high for large c."
+    return tr(
+        "Scaled logits multiplied by c = {factor:g} over {n_keys} keys: mean entropy "
+        "{entropy:.2f} nats of at most {log_n:.2f}, median spectral norm of "
+        "the Jacobian {jac:.3f}, median c‖J‖₂ {grad:.3f} and mean "
+        "c‖J‖₂ {grad_mean:.3f}. Against c, the median Jacobian norm falls to "
+        "1/{n_keys} for small c and to 0 for large c, the median c‖J‖₂ vanishes at both ends, "
+        "and the mean c‖J‖₂ rises and stays high for large c.",
+        lang,
+    ).format(
+        factor=factor,
+        n_keys=n_keys,
+        entropy=st["entropy"][0],
+        log_n=np.log(n_keys),
+        jac=st["jac_norm"][0],
+        grad=st["grad_norm"][0],
+        grad_mean=st["grad_norm_mean"][0],
     )
 
 
@@ -686,6 +753,7 @@ def gradient_spread(
     n_rows: int = 500,
     n_seeds: int = 8,
     seed: int = 0,
+    lang: str = "en",
 ) -> Figure:
     """How the per-row gradient norm c‖J‖₂ is spread over rows, against the factor c.
 
@@ -693,8 +761,9 @@ def gradient_spread(
     standard errors over seeds), with the large-c limit of the mean (:func:`tie_limit`)
     dashed. Right: the smallest share of rows that carries half of the summed gradient.
     The dotted line marks c = sqrt(d_k), where the scaled logits times c are the unscaled
-    ones.
+    ones. ``lang`` ("en" or "zh"): the language of its words.
     """
+    check_lang(lang)
     args = _spread_args(factors, d_k, n_keys, n_rows, n_seeds, seed)
     summary, limit = _spread(*args)
     c = np.array(args[0])
@@ -705,7 +774,9 @@ def gradient_spread(
         ("q90", "--", "90th pct"),
         ("q99", ":", "99th pct"),
     ):
-        ax_g.plot(c, np.maximum(summary[key], floor), ls, color=COLORS["unscaled"], label=label)
+        ax_g.plot(
+            c, np.maximum(summary[key], floor), ls, color=COLORS["unscaled"], label=tr(label, lang)
+        )
     ax_g.errorbar(
         c,
         summary["mean"],
@@ -714,20 +785,31 @@ def gradient_spread(
         ms=3,
         lw=2,
         color=COLORS["theory"],
-        label="mean ± 2 s.e.",
+        label=tr("mean ± 2 s.e.", lang),
     )
-    ax_g.axhline(limit, color=COLORS["scaled"], ls="--", lw=1, label=f"limit {limit:.2f}")
+    ax_g.axhline(
+        limit,
+        color=COLORS["scaled"],
+        ls="--",
+        lw=1,
+        label=tr("limit {limit:.2f}", lang).format(limit=limit),
+    )
     ax_g.set_xscale("log")
     ax_g.set_yscale("log")
     ax_g.set_ylim(floor, 3 * float(np.max(summary["q99"])))
-    ax_g.set_xlabel("factor c")
-    ax_g.set_ylabel("per-row c‖J‖₂")
-    ax_g.set_title(f"over rows ($d_k$ = {args[1]}, {args[2]} keys)", fontsize=10)
+    ax_g.set_xlabel(tr("factor c", lang))
+    ax_g.set_ylabel(tr("per-row c‖J‖₂", lang))
+    ax_g.set_title(
+        tr("over rows ({dk} = {d_k}, {n_keys} keys)", lang).format(
+            dk=_sym(lang, "$d_k$", "dₖ"), d_k=args[1], n_keys=args[2]
+        ),
+        fontsize=10,
+    )
     ax_g.legend(fontsize=7, frameon=False, loc="upper left")
     ax_h.loglog(c, summary["half_share"], "o-", ms=3, color=COLORS["unscaled"])
-    ax_h.set_xlabel("factor c")
-    ax_h.set_ylabel("share of rows")
-    ax_h.set_title("rows carrying half the total", fontsize=10)
+    ax_h.set_xlabel(tr("factor c", lang))
+    ax_h.set_ylabel(tr("share of rows", lang))
+    ax_h.set_title(tr("rows carrying half the total", lang), fontsize=10)
     for ax in (ax_g, ax_h):
         ax.axvline(np.sqrt(args[1]), color=COLORS["theory"], lw=1, ls=":")
     return fig
@@ -740,17 +822,34 @@ def describe_gradient_spread(
     n_rows: int = 500,
     n_seeds: int = 8,
     seed: int = 0,
+    lang: str = "en",
 ) -> str:
-    """Alt text for :func:`gradient_spread` at the same parameters."""
+    """Alt text for :func:`gradient_spread` at the same parameters, in ``lang``."""
+    check_lang(lang)
     args = _spread_args(factors, d_k, n_keys, n_rows, n_seeds, seed)
     summary, limit = _spread(*args)
     c = args[0]
-    return (
-        f"Two log-scale panels against the factor c from {c[0]:.3g} to {c[-1]:.3g} (d_k = "
-        f"{args[1]}, {args[2]} keys, {args[4]} seeds of {args[3]} rows). Left: the median "
-        f"per-row gradient norm c‖J‖₂ rises to {summary['q50'].max():.2f} and then falls to "
-        f"{summary['q50'][-1]:.1e} at c = {c[-1]:.3g}, while the 99th percentile keeps rising to "
-        f"{summary['q99'][-1]:.0f}; the mean, noisy at large c because a few rows carry it, ends at "
-        f"{summary['mean'][-1]:.2f} against its limit {limit:.2f}. Right: the share of rows that carries half the total falls "
-        f"from {summary['half_share'][0]:.2f} to {summary['half_share'][-1]:.4f}."
+    return tr(
+        "Two log-scale panels against the factor c from {c_first:.3g} to {c_last:.3g} (d_k = "
+        "{d_k}, {n_keys} keys, {n_seeds} seeds of {n_rows} rows). Left: the median "
+        "per-row gradient norm c‖J‖₂ rises to {q50_max:.2f} and then falls to "
+        "{q50_last:.1e} at c = {c_last:.3g}, while the 99th percentile keeps rising to "
+        "{q99_last:.0f}; the mean, noisy at large c because a few rows carry it, ends at "
+        "{mean_last:.2f} against its limit {limit:.2f}. Right: the share of rows that carries "
+        "half the total falls from {half_first:.2f} to {half_last:.4f}.",
+        lang,
+    ).format(
+        c_first=c[0],
+        c_last=c[-1],
+        d_k=args[1],
+        n_keys=args[2],
+        n_seeds=args[4],
+        n_rows=args[3],
+        q50_max=summary["q50"].max(),
+        q50_last=summary["q50"][-1],
+        q99_last=summary["q99"][-1],
+        mean_last=summary["mean"][-1],
+        limit=limit,
+        half_first=summary["half_share"][0],
+        half_last=summary["half_share"][-1],
     )

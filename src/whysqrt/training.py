@@ -34,6 +34,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _validate as v
+from .i18n import check_lang, tr
 from .numerics import softmax
 from .plots import COLORS, new_figure
 
@@ -736,13 +737,45 @@ def predicted_slope(optimizer: str, alpha: float) -> float:
     return 2 * alpha - 1 if optimizer == "sgd" else alpha - 1
 
 
-def logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0)) -> Figure:
+def _sym(lang: str, math: str, plain: str) -> str:
+    """A symbol in a figure: mathtext in English; in Chinese plain Unicode, because
+    mathtext has no font fallback and would draw the Chinese words around it as boxes."""
+    return math if lang == "en" else plain
+
+
+#: Chinese punctuation for the separators of alt texts assembled from parts ("list": between
+#: values of one series, which Chinese separates with 、).
+_ZH_MARKS = {", ": "，", "; ": "；", ": ": "：", ".": "。", "list": "、"}
+
+
+def _mark(mark: str, lang: str) -> str:
+    """A separator of assembled alt text in ``lang``."""
+    if lang == "en":
+        return ", " if mark == "list" else mark
+    return _ZH_MARKS[mark]
+
+
+#: The predicted exponent of d_k in the logit step, per optimizer.
+STEP_EXPONENTS = {"sgd": "1-2α", "adam": "1-α"}
+
+
+def _step_power(name: str, lang: str) -> str:
+    """The predicted power of d_k in a title: mathtext in English, in words in Chinese
+    (mathtext cannot sit among Chinese words, and a Unicode superscript is too small)."""
+    e = STEP_EXPONENTS[name]
+    if lang == "en":
+        return f"$\\propto d_k^{{{e}}}$"
+    return tr("∝ dₖ to the power {exponent}", lang).format(exponent=e.replace("-", "−"))
+
+
+def logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0), lang: str = "en") -> Figure:
     """Per-step logit change per unit lr against d_k (log-log), SGD and Adam panels.
 
     Dots: mean over seeds of :func:`logit_step` (error bars: standard error); dashed:
     the predicted power d_k^(1 - 2 alpha) (SGD) or d_k^(1 - alpha) (Adam), through the
-    first dot.
+    first dot. ``lang`` ("en" or "zh"): the language of its words.
     """
+    check_lang(lang)
     if not isinstance(steps, dict) or set(steps) != set(OPTIMIZER_NAMES):
         raise TypeError("steps must be the dict returned by logit_step")
     d = np.asarray(d_ks, dtype=float)
@@ -756,29 +789,40 @@ def logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0)) -> Figure:
             e = -predicted_slope(name, a) + 0.0
             ax.loglog(d, mean[0] * (d / d[0]) ** e, "--", color=col, lw=0.8)
         ax.set_title(
-            f"{OPTIMIZER_NAMES[name]}: predicted $\\propto d_k^{{{'1-2α' if name == 'sgd' else '1-α'}}}$",
+            tr("{optimizer}: predicted {power}", lang).format(
+                optimizer=OPTIMIZER_NAMES[name], power=_step_power(name, lang)
+            ),
             fontsize=10,
         )
-        ax.set_xlabel("$d_k$")
+        ax.set_xlabel(_sym(lang, "$d_k$", "dₖ"))
         ax.minorticks_off()
-    axes[0].set_ylabel("RMS logit change / lr")
+    axes[0].set_ylabel(tr("RMS logit change / lr", lang))
     axes[0].legend(fontsize=7, frameon=False)
     return fig
 
 
-def describe_logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0)) -> str:
-    """Alt text for :func:`logit_step_figure`: the fitted and predicted powers of d_k."""
+def describe_logit_step_figure(steps: dict, d_ks, alphas=(0.0, 0.5, 1.0), lang: str = "en") -> str:
+    """Alt text for :func:`logit_step_figure` (fitted and predicted powers of d_k), in ``lang``."""
+    check_lang(lang)
     parts = []
     for name in OPTIMIZER_NAMES:
         fits = [
-            f"alpha {a:g} measured {_fit_power(d_ks, steps[name][:, j]):.2f} "
-            f"(predicted {-predicted_slope(name, a) + 0.0:g})"
+            tr("alpha {alpha:g} measured {measured:.2f} (predicted {predicted:g})", lang).format(
+                alpha=a,
+                measured=_fit_power(d_ks, steps[name][:, j]),
+                predicted=-predicted_slope(name, a) + 0.0,
+            )
             for j, a in enumerate(alphas)
         ]
-        parts.append(f"{OPTIMIZER_NAMES[name]}: " + ", ".join(fits))
+        parts.append(OPTIMIZER_NAMES[name] + _mark(": ", lang) + _mark(", ", lang).join(fits))
     return (
-        "Log-log plot of how far one training step moves the logits, per unit learning rate, "
-        f"against d_k from {d_ks[0]} to {d_ks[-1]}; power of d_k: " + "; ".join(parts) + "."
+        tr(
+            "Log-log plot of how far one training step moves the logits, per unit learning "
+            "rate, against d_k from {first} to {last}; power of d_k: ",
+            lang,
+        ).format(first=d_ks[0], last=d_ks[-1])
+        + _mark("; ", lang).join(parts)
+        + _mark(".", lang)
     )
 
 
@@ -797,10 +841,17 @@ def fit_power(d_ks, runs) -> float:
 WIDTH_LABELS = {"d_k": "$d_k$", "d_model": "$d_\\mathrm{model}$"}
 
 
-def _y_label(sweep: Sweep) -> str:
+def _y_label(sweep: Sweep, lang: str = "en", there: bool = False) -> str:
+    """The measure of ``sweep`` as an axis label; ``there``: at the best learning rate."""
     if sweep.measure == "steps":
-        return f"steps to loss < {sweep.threshold:g}"
-    return "final loss"
+        if there:
+            return tr("steps to loss < {threshold:g} there", lang).format(threshold=sweep.threshold)
+        return tr("steps to loss < {threshold:g}", lang).format(threshold=sweep.threshold)
+    return tr("final loss there", lang) if there else tr("final loss", lang)
+
+
+#: The widths as plain Unicode, for figures whose words are Chinese (see :func:`_sym`).
+WIDTH_SYMBOLS = {"d_k": "dₖ", "d_model": "d_model"}
 
 
 def _optimum(sweep: Sweep, opt: str, d: int, a: float) -> tuple[float, float, float, float]:
@@ -810,11 +861,15 @@ def _optimum(sweep: Sweep, opt: str, d: int, a: float) -> tuple[float, float, fl
     return 10 ** logs.mean(), logs.std(ddof=1) / np.sqrt(len(logs)), steps, se
 
 
-def optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None) -> Figure:
+def optimum_map(
+    sweep: Sweep, alpha: float | None = None, d_k: int | None = None, lang: str = "en"
+) -> Figure:
     """Where each setting's optimum sits: best learning rate (x) against the steps it needs
     there (y), one line per alpha through the widths, one panel per optimizer (mean ±
     s.e. over seeds, log-log). ``alpha`` or ``d_k`` picks the points drawn solid; the
-    rest are faded. A vertical line of points means the best learning rate transfers."""
+    rest are faded. A vertical line of points means the best learning rate transfers.
+    ``lang`` ("en" or "zh"): the language of its words."""
+    check_lang(lang)
     if not isinstance(sweep, Sweep) or sweep.measure != "steps":
         raise TypeError("sweep must be a Sweep of steps (race_sweep)")
     if alpha is not None:
@@ -822,7 +877,7 @@ def optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None
     if d_k is not None:
         sweep.index(sweep.optimizers[0], v.positive_int("d_k", d_k), sweep.alphas[0])
     fig, axes = new_figure(len(sweep.optimizers))
-    name = WIDTH_LABELS[sweep.width]
+    name = _sym(lang, WIDTH_LABELS[sweep.width], WIDTH_SYMBOLS[sweep.width])
     for ax, opt in zip(axes, sweep.optimizers):
         for a in sweep.alphas:
             pts = np.array([_optimum(sweep, opt, d, a) for d in sweep.d_ks])
@@ -856,35 +911,55 @@ def optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None
         ax.set_yticks([20, 50, 100, 200, 500], labels=["20", "50", "100", "200", "500"])
         lrs = np.asarray(sweep.lrs[opt])
         ax.set_xlim(lrs[0], lrs[-1])
-        ax.set_xlabel("best learning rate")
-        ax.set_title(f"{OPTIMIZER_NAMES[opt]} (labels: {name})", fontsize=10)
-    axes[0].set_ylabel(f"{_y_label(sweep)} there")
+        ax.set_xlabel(tr("best learning rate", lang))
+        ax.set_title(
+            tr("{optimizer} (labels: {width})", lang).format(
+                optimizer=OPTIMIZER_NAMES[opt], width=name
+            ),
+            fontsize=10,
+        )
+    axes[0].set_ylabel(_y_label(sweep, lang, there=True))
     axes[0].legend(fontsize=7, frameon=False, loc="upper right")
     return fig
 
 
-def describe_optimum_map(sweep: Sweep, alpha: float | None = None, d_k: int | None = None) -> str:
-    """Alt text for :func:`optimum_map` at the same parameters."""
+def describe_optimum_map(
+    sweep: Sweep, alpha: float | None = None, d_k: int | None = None, lang: str = "en"
+) -> str:
+    """Alt text for :func:`optimum_map` at the same parameters, in ``lang``."""
+    check_lang(lang)
     parts = []
     for opt in sweep.optimizers:
         for a in sweep.alphas if alpha is None else (alpha,):
             ds = sweep.d_ks if d_k is None else (d_k,)
-            cells = ", ".join(
-                f"{sweep.width} {d}: {_optimum(sweep, opt, d, a)[2]:.0f} steps at "
-                f"{_optimum(sweep, opt, d, a)[0]:.2g}"
+            cells = _mark(", ", lang).join(
+                tr("{width} {value}: {steps:.0f} steps at {lr:.2g}", lang).format(
+                    width=sweep.width,
+                    value=d,
+                    steps=_optimum(sweep, opt, d, a)[2],
+                    lr=_optimum(sweep, opt, d, a)[0],
+                )
                 for d in ds
             )
-            parts.append(f"{OPTIMIZER_NAMES[opt]} alpha {a:g}: {cells}")
+            parts.append(
+                tr("{optimizer} alpha {alpha:g}: {cells}", lang).format(
+                    optimizer=OPTIMIZER_NAMES[opt], alpha=a, cells=cells
+                )
+            )
     return (
-        f"Best learning rate against the steps to loss < {sweep.threshold:g} needed there; "
-        + "; ".join(parts)
-        + "."
+        tr(
+            "Best learning rate against the steps to loss < {threshold:g} needed there; ", lang
+        ).format(threshold=sweep.threshold)
+        + _mark("; ", lang).join(parts)
+        + _mark(".", lang)
     )
 
 
-def race_figure(sweep: Sweep) -> Figure:
+def race_figure(sweep: Sweep, lang: str = "en") -> Figure:
     """Steps to the threshold at each seed's best learning rate against the width, one
-    line per alpha (mean ± s.e. over seeds), one panel per optimizer; log-log."""
+    line per alpha (mean ± s.e. over seeds), one panel per optimizer; log-log.
+    ``lang`` ("en" or "zh"): the language of its words."""
+    check_lang(lang)
     if not isinstance(sweep, Sweep) or sweep.measure != "steps":
         raise TypeError("sweep must be a Sweep of steps (race_sweep)")
     fig, axes = new_figure(len(sweep.optimizers))
@@ -901,25 +976,43 @@ def race_figure(sweep: Sweep) -> Figure:
         ax.set_yticks(
             [20, 50, 100, 200, 500, 1000], labels=["20", "50", "100", "200", "500", "1000"]
         )
-        ax.set_xlabel(WIDTH_LABELS[sweep.width])
-        ax.set_title(f"{OPTIMIZER_NAMES[opt]}, each at its best learning rate", fontsize=10)
-    axes[0].set_ylabel(_y_label(sweep))
+        ax.set_xlabel(_sym(lang, WIDTH_LABELS[sweep.width], WIDTH_SYMBOLS[sweep.width]))
+        ax.set_title(
+            tr("{optimizer}, each at its best learning rate", lang).format(
+                optimizer=OPTIMIZER_NAMES[opt]
+            ),
+            fontsize=10,
+        )
+    axes[0].set_ylabel(_y_label(sweep, lang))
     axes[0].legend(fontsize=7, frameon=False, loc="upper left")
     return fig
 
 
-def describe_race_figure(sweep: Sweep) -> str:
-    """Alt text for :func:`race_figure`."""
+def describe_race_figure(sweep: Sweep, lang: str = "en") -> str:
+    """Alt text for :func:`race_figure`, in ``lang``."""
+    check_lang(lang)
+    comma = _mark("list", lang)
     parts = []
     for opt in sweep.optimizers:
         for a in sweep.alphas:
-            vals = ", ".join(f"{sweep.steps_summary(opt, w, a)[0]:.0f}" for w in sweep.d_ks)
-            parts.append(f"{OPTIMIZER_NAMES[opt]} alpha {a:g}: {vals}")
+            vals = comma.join(f"{sweep.steps_summary(opt, w, a)[0]:.0f}" for w in sweep.d_ks)
+            parts.append(
+                tr("{optimizer} alpha {alpha:g}: {cells}", lang).format(
+                    optimizer=OPTIMIZER_NAMES[opt], alpha=a, cells=vals
+                )
+            )
     return (
-        f"Steps to loss < {sweep.threshold:g} at the best learning rate against "
-        f"{sweep.width} = {', '.join(str(w) for w in sweep.d_ks)} (mean over seeds): "
-        + "; ".join(parts)
-        + "."
+        tr(
+            "Steps to loss < {threshold:g} at the best learning rate against "
+            "{width} = {values} (mean over seeds): ",
+            lang,
+        ).format(
+            threshold=sweep.threshold,
+            width=sweep.width,
+            values=comma.join(str(w) for w in sweep.d_ks),
+        )
+        + _mark("; ", lang).join(parts)
+        + _mark(".", lang)
     )
 
 
@@ -953,10 +1046,12 @@ def _row_gradients(d_k: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return out[0], out[1]
 
 
-def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> Figure:
+def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0, lang: str = "en") -> Figure:
     """What saturation does to the gradient that trains W_Q and W_K: left, the distribution
     over examples of |dL/ds| at initialisation without the scale and with 1/sqrt(d_k);
-    right, its median against d_k, with this d_k marked."""
+    right, its median against d_k, with this d_k marked. ``lang`` ("en" or "zh"): the
+    language of its words."""
+    check_lang(lang)
     d_k = v.positive_int("d_k", d_k)
     rows, seed = v.positive_int("rows", rows), int(seed)
     g0, g5 = _row_gradients(d_k, rows, seed)
@@ -967,9 +1062,12 @@ def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> Figure:
             np.clip(g, 1e-8, 1), bins=bins, color=ALPHA_COLORS[a], alpha=0.6, label=f"α = {a:g}"
         )
     ax_h.set_xscale("log")
-    ax_h.set_xlabel("|∂L/∂s| per example (clipped at 1e-8)")
-    ax_h.set_ylabel("examples")
-    ax_h.set_title(f"$d_k$ = {d_k}, at initialisation", fontsize=10)
+    ax_h.set_xlabel(tr("|∂L/∂s| per example (clipped at 1e-8)", lang))
+    ax_h.set_ylabel(tr("examples", lang))
+    ax_h.set_title(
+        tr("{dk} = {d_k}, at initialisation", lang).format(dk=_sym(lang, "$d_k$", "dₖ"), d_k=d_k),
+        fontsize=10,
+    )
     ax_h.legend(fontsize=7, frameon=False, loc="upper left")
     grid = SATURATION_DKS
     med = np.array([[np.median(x) for x in _row_gradients(d, rows, seed)] for d in grid])
@@ -978,20 +1076,31 @@ def saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> Figure:
     ax_m.axvline(d_k, color=COLORS["theory"], lw=0.8, ls=":")
     ax_m.minorticks_off()
     ax_m.set_xticks(grid, labels=[str(d) for d in grid])
-    ax_m.set_xlabel("$d_k$")
-    ax_m.set_ylabel("median |∂L/∂s|")
+    ax_m.set_xlabel(_sym(lang, "$d_k$", "dₖ"))
+    ax_m.set_ylabel(tr("median |∂L/∂s|", lang))
     return fig
 
 
 SATURATION_DKS = (8, 32, 128, 512)
 
 
-def describe_saturation_panel(d_k: int = 128, rows: int = 2000, seed: int = 0) -> str:
-    """Alt text for :func:`saturation_panel` at the same parameters."""
+def describe_saturation_panel(
+    d_k: int = 128, rows: int = 2000, seed: int = 0, lang: str = "en"
+) -> str:
+    """Alt text for :func:`saturation_panel` at the same parameters, in ``lang``."""
+    check_lang(lang)
     g0, g5 = _row_gradients(v.positive_int("d_k", d_k), v.positive_int("rows", rows), int(seed))
-    return (
-        f"Gradient of the loss with respect to the logits, per example, at initialisation and "
-        f"d_k = {d_k} ({rows} examples): median {np.median(g0):.2g} without the scale, "
-        f"{np.median(g5):.2g} with 1/sqrt(d_k); a quarter of the examples below "
-        f"{np.quantile(g0, 0.25):.2g} and {np.quantile(g5, 0.25):.2g}."
+    return tr(
+        "Gradient of the loss with respect to the logits, per example, at initialisation and "
+        "d_k = {d_k} ({rows} examples): median {median0:.2g} without the scale, "
+        "{median5:.2g} with 1/sqrt(d_k); a quarter of the examples below "
+        "{quarter0:.2g} and {quarter5:.2g}.",
+        lang,
+    ).format(
+        d_k=d_k,
+        rows=rows,
+        median0=np.median(g0),
+        median5=np.median(g5),
+        quarter0=np.quantile(g0, 0.25),
+        quarter5=np.quantile(g5, 0.25),
     )
