@@ -42,7 +42,11 @@ OUT = ROOT / "_build" / "pdf"
 #: Per edition: the single-page HTML, the PDF's name, the site folder it is copied to.
 EDITIONS = {
     "en": (ROOT / "_build" / "singlehtml", "why-sqrt-dk.pdf", ROOT / "_build" / "html"),
-    "zh": (ROOT / "_build" / "zh" / "singlehtml", "why-sqrt-dk-zh.pdf", ROOT / "_build" / "html" / "zh"),
+    "zh": (
+        ROOT / "_build" / "zh" / "singlehtml",
+        "why-sqrt-dk-zh.pdf",
+        ROOT / "_build" / "html" / "zh",
+    ),
 }
 SITE_NAME = "why-sqrt-dk.pdf"  # the name each site links (whysqrt.sphinx_ext.PDF_NAME)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -124,7 +124,11 @@ def gettext() -> int:
     # the words to translate are in the sources: no notebook needs to run for them (and
     # the numbers they would paste are not messages: their warnings do not matter here)
     rc = _build(
-        "gettext", BUILD / "gettext", BUILD / ".doctrees-gettext", strict=False, nb_execution_mode="off"
+        "gettext",
+        BUILD / "gettext",
+        BUILD / ".doctrees-gettext",
+        strict=False,
+        nb_execution_mode="off",
     )
     if rc:
         return rc
@@ -132,7 +136,16 @@ def gettext() -> int:
     if intl is None:
         print("sphinx-intl is not installed (requirements-dev.txt)", file=sys.stderr)
         return 1
-    cmd = [intl, "update", "-p", str(BUILD / "gettext"), "-l", LANGUAGE, "-d", str(ROOT / "locales")]
+    cmd = [
+        intl,
+        "update",
+        "-p",
+        str(BUILD / "gettext"),
+        "-l",
+        LANGUAGE,
+        "-d",
+        str(ROOT / "locales"),
+    ]
     return subprocess.call(cmd, cwd=ROOT)
 
 

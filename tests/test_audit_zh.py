@@ -195,12 +195,19 @@ def _notebook_corrections():
     the template of a ws.text(...) call (an f-string would be found as None)."""
     nb = json.loads((ROOT / "notebooks" / "source-audit.ipynb").read_text(encoding="utf-8"))
     found = []
+    made = None  # the last `correction = ws.text(...)` (a cell of its own when the claim is long)
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
         for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Assign) and [ast.unparse(x) for x in node.targets] == [
+                "correction"
+            ]:
+                made = node.value
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim":
                 value = next(k.value for k in node.keywords if k.arg == "correction")
+                if isinstance(value, ast.Name) and value.id == "correction":
+                    value, made = made, None
                 if isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "text":
                     value = value.args[0]
                 found.append(value.value if isinstance(value, ast.Constant) else None)

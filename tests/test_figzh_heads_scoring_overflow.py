@@ -24,7 +24,7 @@ from whysqrt.interactive import labels_outside
 H, S, OV = ws.heads, ws.scoring, ws.overflow
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NUMBER = r"\d+(?:[,.]\d+)*%?"
-PART = i18n.CATALOGUE.parent / "part-figzh-c.po"
+PART = i18n.CATALOGUE  # the package catalogue (the part file was merged into it)
 MODULES = [Path(m.__file__) for m in (H, S, OV)]
 
 #: figure function, its alt-text function (None for the still figure), parameters drawn

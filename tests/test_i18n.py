@@ -59,11 +59,17 @@ def _line(d_k=1):
 
 def test_a_translated_slider_shares_frames_when_its_figure_has_no_words():
     slider = ws.interact(
-        _line, d_k=[1, 2], alt=lambda d_k: f"a line to {d_k}", caption="PDF edition",
-        labels={"d_k": "heads h"}, look_for="PDF edition",
+        _line,
+        d_k=[1, 2],
+        alt=lambda d_k: f"a line to {d_k}",
+        caption="PDF edition",
+        labels={"d_k": "heads h"},
+        look_for="PDF edition",
     )
     zh = slider.translated("zh")
-    assert zh.caption == i18n.tr("PDF edition", "zh") and zh.labels["d_k"] == i18n.tr("heads h", "zh")
+    assert zh.caption == i18n.tr("PDF edition", "zh") and zh.labels["d_k"] == i18n.tr(
+        "heads h", "zh"
+    )
     assert zh.png(d_k=2) == slider.png(d_k=2)  # the same picture, drawn once
     assert i18n.tr("What to look for:", "zh") in zh.static_html(all_frames=True)
     assert "What to look for" in slider.static_html(all_frames=True)

@@ -66,7 +66,9 @@ def test_package_catalogue_holds_every_message_the_notebooks_use():
     have = _ids(i18n.CATALOGUE) | {
         m for p in i18n.CATALOGUE.parent.glob("part-*.po") for m in _ids(p)
     }
-    used = {m for nb in sorted((ROOT / "notebooks").glob("*.ipynb")) for m in i18n.notebook_messages(nb)}
+    used = {
+        m for nb in sorted((ROOT / "notebooks").glob("*.ipynb")) for m in i18n.notebook_messages(nb)
+    }
     used |= set(i18n.package_messages())
     assert used, "found no messages: the extraction is broken"
     assert not used - have, f"not in {i18n.CATALOGUE.name}: {sorted(used - have)[:5]}"
@@ -75,7 +77,10 @@ def test_package_catalogue_holds_every_message_the_notebooks_use():
 def test_glossary_terms_are_the_ones_the_chapters_use():
     """The four terms the issue names (d2l-zh's words) appear in the Chinese chapters, and
     the words d2l-zh does not use for them do not."""
-    rows = {r["english"].lower(): r["chinese"] for r in csv.DictReader(open(ROOT / "locales" / "glossary.csv", encoding="utf-8"))}
+    rows = {
+        r["english"].lower(): r["chinese"]
+        for r in csv.DictReader(open(ROOT / "locales" / "glossary.csv", encoding="utf-8"))
+    }
     text = "".join(
         m.string
         for po in [*checks.catalogues(), *i18n.CATALOGUE.parent.glob("*.po")]

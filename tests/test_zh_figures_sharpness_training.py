@@ -1,7 +1,7 @@
 """Chinese figures and alt texts of whysqrt.sharpness and whysqrt.training (issue 19).
 
 Every figure and alt-text function takes ``lang``: in Chinese its words come from the
-package catalogue (part-figzh-b.po) and every glyph is drawn (no mathtext among Chinese
+package catalogue (whysqrt.po) and every glyph is drawn (no mathtext among Chinese
 words, no missing-glyph warning), nothing sticks out of the canvas, and the English is
 what it was before ``lang`` existed (its words and alt texts are spelt out here).
 """

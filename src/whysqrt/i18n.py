@@ -83,7 +83,7 @@ class Message(str):
 def text(template: str, **values) -> Message:
     """A translatable caption or line with numbers in it (see :class:`Message`)::
 
-        ws.text("Monte Carlo check ({n:,} draws per d_k)", n=table.n)
+    ws.text("Monte Carlo check ({n:,} draws per d_k)", n=table.n)
     """
     return Message(template, **values)
 

@@ -37,6 +37,7 @@ import base64
 import hashlib
 import heapq
 import html
+import inspect
 import io
 import itertools
 import json
@@ -46,7 +47,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-import inspect
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -442,7 +442,7 @@ class Interactive:
         return (
             f'<figure class="ws-slider" id="{uid}" data-order=\'{html.escape(order)}\'>'
             f'<div class="ws-controls" role="group" aria-label="{tr("figure controls", self.lang)}">'
-            f'{"".join(controls)}</div>'
+            f"{''.join(controls)}</div>"
             f'<img class="ws-frame" src="{first["src"]}" alt="{html.escape(first["alt"])}" '
             f'width="{int(6.4 * DPI)}">'
             f"<figcaption>{html.escape(self.caption)}{self._look_for_html()}</figcaption>"
@@ -767,7 +767,9 @@ class StaticFigure:
         check_lang(self.lang)
         if self.zh is not None and not isinstance(self.zh, Figure):
             raise TypeError(f"zh must be a matplotlib Figure, got {type(self.zh).__name__}")
-        if self.alt_zh is not None and (not isinstance(self.alt_zh, str) or not self.alt_zh.strip()):
+        if self.alt_zh is not None and (
+            not isinstance(self.alt_zh, str) or not self.alt_zh.strip()
+        ):
             raise ValueError("alt_zh must be a non-empty string")
         if not isinstance(self.fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure, got {type(self.fig).__name__}")

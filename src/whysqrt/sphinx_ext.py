@@ -58,9 +58,9 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Parser as RSTParser
 from docutils.utils import new_document
-from myst_parser.mdit_to_docutils import base as myst_base
 from myst_nb.ext.glue.directives import PasteAnyDirective
 from myst_nb.ext.glue.roles import PasteTextRole
+from myst_parser.mdit_to_docutils import base as myst_base
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.alpha import Style as AlphaStyle
 from pybtex.style.labels.alpha import LabelStyle as AlphaLabels
@@ -69,8 +69,8 @@ from sphinx.application import Sphinx
 from sphinx.locale import _ as _translate
 from sphinx.search import languages as search_languages
 from sphinx.search.zh import SearchChinese as _SearchChinese
-from sphinx.util import logging
 from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
 from sphinx.util.math import get_node_equation_number
 
 from . import __version__
@@ -664,7 +664,7 @@ class _TermSet(set):
         self.update(words)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_settings(parser_cls):
     from docutils.frontend import get_default_settings
 
