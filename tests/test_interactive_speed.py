@@ -160,9 +160,9 @@ def test_prefetch_takes_every_figure_one_step_before_any_figure_two():
     # (is a?, place in its figure's nearest-first list): the n-th frames of both figures
     # come before either figure's (n+1)-th, the newest request first between the two
     # (place -1: the frame one checkbox click away, ahead of the nearest-first list, where
-    # it was place 2)
+    # it was place 3, after the first slider's steps up and down)
     order = [(inter is a, place) for place, _, inter, _ in sorted(pf._queue)]
-    assert order == [(owner, n) for n in (-1, 1, 3, 4, 5) for owner in (False, True)]
+    assert order == [(owner, n) for n in (-1, 1, 2, 4, 5) for owner in (False, True)]
     pf.want(a, {"d_k": 64, "scaled": False})  # a moved: its old requests are replaced
     assert sum(inter is a for *_, inter, _ in pf._queue) == 5
 
@@ -218,3 +218,22 @@ def test_the_frame_one_checkbox_click_away_is_drawn_first():
     pf.want(it, it.start(), lead=lead)
     assert [q[3] for q in sorted(pf._queue)[:2]] == [*lead, {"d_k": 4, "scaled": True}]
     assert len(pf._queue) == 5  # six frames, the start drawn
+
+
+def test_the_first_control_moving_up_is_drawn_first():
+    """Prefetch order: the nearest frames, the first control's next value before the rest."""
+    it = ws.interact(
+        lambda a, b: _line_fig(), a=[1, 2, 3], b=[10, 20, 30], alt=lambda a, b: "x", caption="c"
+    )
+    near = it.neighbours({"a": 2, "b": 20})
+    assert near[0] == {"a": 2, "b": 20}
+    assert near[1:5] == [{"a": 3, "b": 20}, {"a": 1, "b": 20}, {"a": 2, "b": 30}, {"a": 2, "b": 10}]
+    assert len(near) == 9
+
+
+def _line_fig():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1])
+    return fig

@@ -319,11 +319,21 @@ class Interactive:
         return hit[1] if hit is not None else self.alt(**params)
 
     def neighbours(self, params: dict) -> list[dict]:
-        """Every grid point, nearest to ``params`` first (steps summed over controls)."""
+        """Every grid point, nearest to ``params`` first (steps summed over controls).
+
+        Among points equally near, those that move the first control come first, and a
+        step up before a step down: a reader usually starts with the first slider and
+        drags it onwards, so that frame is drawn first.
+        """
         names = list(self.grid)
         at = [self.grid[n].index(params[n]) for n in names]
         points = list(np.ndindex(*(len(self.grid[n]) for n in names)))
-        points.sort(key=lambda idx: (sum(abs(i - j) for i, j in zip(idx, at)), idx))
+
+        def order(idx):
+            moved = [(k, i < j) for k, (i, j) in enumerate(zip(idx, at)) if i != j]
+            return (sum(abs(i - j) for i, j in zip(idx, at)), moved, idx)
+
+        points.sort(key=order)
         return [{n: self.grid[n][i] for n, i in zip(names, idx)} for idx in points]
 
     def toggles(self, params: dict) -> list[dict]:
