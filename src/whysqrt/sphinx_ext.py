@@ -83,6 +83,8 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: The PDF edition's file name, at the root of the built site (written by scripts/build-pdf.py).
 PDF_NAME = "why-sqrt-dk.pdf"
+#: The licence line of every footer (``html.extra_footer`` in _config.yml), translated.
+LICENCE = "Code under the MIT licence; text under CC BY 4.0."
 #: Where the Chinese edition lives inside the English site (scripts/edition.py).
 ZH_DIR = "zh"
 #: Environment variables that override ``repository:`` in _config.yml (set by CI for forks).
@@ -278,7 +280,11 @@ def _footer(app: Sphinx, pagename, templatename, context, doctree) -> None:
     )
     stamp = f'<p class="ws-edition">{built} <a href="{pdf}">{tr("PDF edition", lang)}</a>.</p>'
 
-    context["theme_extra_footer"] = (context.get("theme_extra_footer") or "") + stamp
+    licence = context.get("theme_extra_footer") or ""
+    if lang == "zh" and licence:
+        if licence == LICENCE:
+            licence = tr("Code under the MIT licence; text under CC BY 4.0.", "zh")
+    context["theme_extra_footer"] = licence + stamp
 
 
 @functools.cache
