@@ -239,3 +239,21 @@ def test_page_titles_keep_the_root_and_subscripts():
     assert "\\sqrt" not in html.split("<body")[1].split('id="print-main-content"')[0]
     prev = (root / "_build" / "html" / "book" / "synthesis.html").read_text(encoding="utf-8")
     assert 'title="Why √dₖ, not dₖ or 1"' in prev
+
+
+def test_the_glossarys_chinese_terms_become_search_words(tmp_path):
+    """The Chinese search index keeps the glossary's compounds whole (jieba user dictionary)."""
+    from whysqrt.sphinx_ext import jieba_dictionary
+
+    csv = tmp_path / "g.csv"
+    csv.write_text(
+        "english,chinese,source,note\n"
+        "scaled dot-product attention,缩放点积注意力,d2l-zh:x,\n"
+        "QK-norm,QK-norm（查询-键规范化）,this book,n\n"
+        "head,头,d2l-zh:y,\n",
+        encoding="utf-8",
+    )
+    words = [line.split()[0] for line in jieba_dictionary(csv).splitlines()]
+    assert "缩放点积注意力" in words and "查询-键规范化" not in words
+    assert "查询" in words and "键规范化" in words  # split at the hyphen, as a reader types
+    assert "头" not in words  # one character: jieba already knows it

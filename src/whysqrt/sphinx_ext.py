@@ -163,11 +163,37 @@ def _config_inited(app: Sphinx, config) -> None:
     if edition(config.language) == "zh":
         config.html_title = tr("Why √dₖ?", "zh")  # title: in _config.yml
         config.project = config.html_title
+        words = Path(app.doctreedir) / "jieba-glossary.txt"
+        words.parent.mkdir(parents=True, exist_ok=True)
+        words.write_text(jieba_dictionary(Path(app.srcdir) / GLOSSARY), encoding="utf-8")
+        config.html_search_options = {**(config.html_search_options or {}), "dict": str(words)}
     config.html_static_path = [*config.html_static_path, str(STATIC)]
     config.html_theme_options = repository_override(config.html_theme_options)
     thebe = getattr(config, "thebe_config", None)
     if isinstance(thebe, dict) and "repository_url" in thebe:
         thebe["repository_url"] = config.html_theme_options["repository_url"]
+
+
+#: The bilingual glossary (one Chinese word per English term).
+GLOSSARY = Path("locales") / "glossary.csv"
+
+
+def jieba_dictionary(glossary: Path) -> str:
+    """The glossary's Chinese terms as a jieba user dictionary ("word frequency" lines).
+
+    Sphinx's Chinese search index splits the text into words with jieba; a compound the
+    book uses as one term (缩放点积注意力) is then indexed whole as well as in parts, so a
+    reader who types it without spaces, as Chinese is typed, finds it.
+    """
+    import csv
+
+    words = set()
+    with open(glossary, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for part in re.split(r"[（）()/、，,；;\s\-－]+", row["chinese"]):
+                if len(re.findall(r"[\u4e00-\u9fff]", part)) >= 2:
+                    words.add(part)
+    return "".join(f"{w} 1000\n" for w in sorted(words))
 
 
 def _insert_after_title(body: str, snippet: str) -> str:
