@@ -125,7 +125,9 @@ def test_chinese_pdf_has_every_chapter_title_in_chinese():
             title = next(str(m.string) for m in read_po(f) if m.id)
         runs = re.findall(r"[\u4e00-\u9fff]{2,}", unicodedata.normalize("NFKC", title))
         missing = [run for run in runs if run not in text]
-        assert runs and not missing, f"{md.name}: Chinese title {title!r} not in the PDF ({missing})"
+        assert runs and not missing, (
+            f"{md.name}: Chinese title {title!r} not in the PDF ({missing})"
+        )
     fonts = set()
     for page in reader.pages[:5]:
         for ref in (page.get("/Resources", {}).get("/Font", {}) or {}).values():
