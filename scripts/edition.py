@@ -1,6 +1,7 @@
 """Build the Chinese edition, or refresh the translation catalogues (issue 19).
 
     python scripts/edition.py both      # both sites, side by side (make book, after the notebooks ran)
+    python scripts/edition.py en        # the English site alone (jupyter-book build . -n -W --keep-going)
     python scripts/edition.py zh        # the Chinese site under _build/html/zh
     python scripts/edition.py zh-singlehtml   # what make pdf prints as the Chinese PDF
     python scripts/edition.py gettext   # message templates -> _build/gettext, then sphinx-intl update
@@ -17,7 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jupyter_book.sphinx import build_sphinx
+# jupyter-book validates its configuration with jsonschema, whose format checkers import
+# rfc3987-syntax if they can: it compiles some 40 Lark grammars (1.7 s a process) for IRI
+# formats no schema here uses. Without it jsonschema skips those two checkers
+# (python-jsonschema/jsonschema#1428); scripts/execute-notebooks.py does the same.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from jupyter_book.cli.main import main as jupyter_book  # noqa: E402
+from jupyter_book.sphinx import build_sphinx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -118,8 +126,7 @@ def both() -> int:
     """
     os.environ.setdefault("WHYSQRT_STATIC_FRAMES", "1")
     os.environ.setdefault("WHYSQRT_EDITIONS", "en,zh")
-    bin_dir = Path(sys.executable).parent
-    english = subprocess.Popen([str(bin_dir / "jupyter-book"), "build", str(ROOT), *ENGLISH_FLAGS])
+    english = subprocess.Popen([sys.executable, __file__, "en"])
     chinese = subprocess.Popen([sys.executable, __file__, "zh"])
     codes = (english.wait(), chinese.wait())
     if any(codes):
@@ -129,6 +136,15 @@ def both() -> int:
 
 #: The English build's flags (as in the Makefile before both editions existed).
 ENGLISH_FLAGS = ["-n", "-W", "--keep-going"]
+
+
+def build_en() -> int:
+    """The English site: ``jupyter-book build . -n -W --keep-going``, in this process."""
+    try:
+        jupyter_book(["build", str(ROOT), *ENGLISH_FLAGS, *sys.argv[2:]])
+    except SystemExit as done:  # click ends the command with sys.exit
+        return done.code if isinstance(done.code, int) else 1
+    return 0
 
 
 def gettext() -> int:
@@ -165,11 +181,12 @@ def gettext() -> int:
 if __name__ == "__main__":
     jobs = {
         "both": both,
+        "en": build_en,
         "zh": build_zh,
         "zh-singlehtml": build_zh_singlehtml,
         "gettext": gettext,
         "catalogue": package_catalogue,
     }
-    if len(sys.argv) != 2 or sys.argv[1] not in jobs:
+    if len(sys.argv) < 2 or sys.argv[1] not in jobs or (sys.argv[1] != "en" and len(sys.argv) > 2):
         sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(jobs)}}}")
     sys.exit(jobs[sys.argv[1]]())
