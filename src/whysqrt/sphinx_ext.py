@@ -55,13 +55,13 @@ import os
 import re
 from pathlib import Path
 
+import pybtex.plugin
 from docutils import nodes
 from docutils.parsers.rst import Parser as RSTParser
 from docutils.utils import new_document
 from myst_nb.ext.glue.directives import PasteAnyDirective
 from myst_nb.ext.glue.roles import PasteTextRole
 from myst_parser.mdit_to_docutils import base as myst_base
-import pybtex.plugin
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.alpha import Style as AlphaStyle
 from pybtex.style.labels.alpha import LabelStyle as AlphaLabels
