@@ -25,7 +25,10 @@ import json
 import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 # nbformat imports jsonschema, whose format checkers import rfc3987-syntax if they can:
@@ -40,6 +43,7 @@ from jupyter_cache.executors.basic import (  # noqa: E402
     ProcessData,
 )
 from jupyter_cache.executors.utils import single_nb_execution  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -81,6 +85,39 @@ def clear_if_inputs_changed() -> None:
 WORKERS = (os.cpu_count() or 1) + 1
 
 
+#: Where the kernel fork server listens (set while it runs; see scripts/forkkernel.py).
+FORK_SOCKET = "WHYSQRT_FORK_SOCKET"
+FORKKERNEL = str(Path(__file__).resolve().parent / "forkkernel.py")
+
+
+class ForkKernelManager(AsyncKernelManager):
+    """A kernel manager whose Python kernels are forks of the warm server
+    (``scripts/forkkernel.py``): the same ipykernel, without importing everything again."""
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd[1:3] != ["-m", "ipykernel_launcher"]:
+            return cmd
+        return [sys.executable, "-I", "-S", FORKKERNEL, "client", os.environ[FORK_SOCKET], *cmd[3:]]
+
+
+def start_fork_server():
+    """The kernel fork server, or None (``WHYSQRT_FORK_KERNELS=0``, or it did not start)."""
+    if os.environ.get("WHYSQRT_FORK_KERNELS", "1") == "0":
+        return None
+    path = os.path.join(tempfile.mkdtemp(prefix="whysqrt-"), "kernels.sock")
+    server = subprocess.Popen([sys.executable, FORKKERNEL, "serve", path])
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):  # it imports first, then listens
+        if server.poll() is not None or time.monotonic() > deadline:
+            print("kernel fork server did not start: ordinary kernels", file=sys.stderr)
+            server.kill()
+            return None
+        time.sleep(0.05)
+    os.environ[FORK_SOCKET] = path
+    return server
+
+
 class Worker(ExecutionWorkerLocalMProc):
     """jupyter-cache's parallel worker, with the kernel stopped at once when done.
 
@@ -90,12 +127,14 @@ class Worker(ExecutionWorkerLocalMProc):
 
     @staticmethod
     def execute(project_nb, data):
+        fork = {"kernel_manager_class": ForkKernelManager} if FORK_SOCKET in os.environ else {}
         return single_nb_execution(
             project_nb.nb,
             cwd=str(Path(project_nb.uri).parent),
             timeout=data.timeout,
             allow_errors=data.allow_errors,
             shutdown_kernel="immediate",
+            **fork,
         )
 
 
@@ -149,7 +188,13 @@ def main() -> int:
     cache = get_cache(ROOT / "_build" / ".jupyter_cache")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cache.add_nb_to_project(str(nb))
-    result = run(cache, timeout=180)
+    server = start_fork_server() if cache.list_unexecuted() else None
+    try:
+        result = run(cache, timeout=180)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
     print(
         f"executed: {len(result.succeeded)} ok, {len(result.errored)} failed, "
         f"{len(result.excepted)} excepted"
