@@ -229,6 +229,7 @@ def summary(lab: dict) -> dict:
                 "no_new_image": r.get("missed", {}).get(name, 0),
                 "p50_ms": statistics.median(times) if times else None,
                 "p95_ms": pct(times, 0.95),
+                "times_ms": [round(t, 1) for t in times],  # in walk order, for diagnosis
             }
     return {
         "lab_run_all_s": {stem: r["run_all_s"] for stem, r in lab.items()},

@@ -237,3 +237,37 @@ def _line_fig():
     fig = Figure()
     fig.add_subplot().plot([0, 1])
     return fig
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ws.positional.shift_plot(delta=5, d_model=128),  # rotated y labels, legend
+        lambda: ws.positional.shift_plot(delta=5, d_model=128, lang="zh"),  # CJK fallback glyphs
+        lambda: ws.plots.dot_product_histogram(d_k=64, scaled=True),  # mathtext labels
+        lambda: ws.overflow.saturation_figure(scale=4.0, correct=True),
+    ],
+)
+def test_the_glyph_cache_draws_the_same_pixels(make):
+    """_GlyphCacheRenderer blends kept glyph bitmaps again on a repeated text: the first
+    draw (misses) and a second one (hits) are the pixels of Agg's own renderer."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def pixels(canvas_cls):
+        fig = make()
+        fig.set_dpi(ws.interactive.DPI)
+        canvas = canvas_cls(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy(), canvas
+
+    fresh, _ = pixels(FigureCanvasAgg)
+    ws.interactive._SharedCanvas._renderers.clear()
+    first, canvas = pixels(ws.interactive._SharedCanvas)
+    renderer = canvas.get_renderer()
+    assert isinstance(renderer, ws.interactive._GlyphCacheRenderer)
+    kept = dict(renderer._glyph_cache)
+    assert kept  # the texts were kept
+    again, _ = pixels(ws.interactive._SharedCanvas)
+    assert renderer._glyph_cache.keys() == kept.keys()  # every text of the repeat was a hit
+    assert np.array_equal(first, fresh) and np.array_equal(again, fresh)

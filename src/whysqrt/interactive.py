@@ -41,6 +41,7 @@ import inspect
 import io
 import itertools
 import json
+import math as _math
 import os
 import re
 import sys
@@ -51,7 +52,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.ft2font import RenderMode
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -561,6 +563,89 @@ def _alt_in(alt, lang: str):
     return alt
 
 
+def _font_key(prop) -> tuple:
+    return (
+        tuple(prop.get_family()),
+        prop.get_style(),
+        prop.get_variant(),
+        prop.get_weight(),
+        prop.get_stretch(),
+        prop.get_size_in_points(),
+        prop.get_file(),
+    )
+
+
+class _GlyphCacheRenderer(RendererAgg):
+    """Agg's renderer, keeping the glyph bitmaps of each plain text it draws.
+
+    Consecutive frames of a slider redraw most of their words (tick labels, axis
+    labels, legends) at the very same place. FreeType rasterises every glyph at its
+    sub-pixel position each time, about a fifth of a frame's drawing. This renderer
+    keeps the bitmaps of a text, keyed on everything that shapes them (the string,
+    the font, the angle, the exact position, antialiasing, hinting), and blends the
+    same bitmaps again on a repeat: the same pixels, as ``tests/test_interactive.py``
+    checks. Mathtext is drawn as before. The loop below is matplotlib 3.11's
+    ``RendererAgg.draw_text`` (requirements.txt pins matplotlib).
+    """
+
+    MAX_TEXTS = 20_000  # a bound on the memory (a few kB a text)
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath:
+            return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        antialiased = gc.get_antialiased()
+        flags = get_hinting_flag()
+        key = (
+            s,
+            _font_key(prop),
+            angle,
+            x,
+            y,
+            antialiased,
+            flags,
+            tuple(features) if features else features,
+            language,
+        )
+        cache = self.__dict__.setdefault("_glyph_cache", {})
+        glyphs = cache.get(key)
+        if glyphs is None:
+            glyphs = self._rasterise(s, prop, angle, x, y, features, language, antialiased)
+            if len(cache) >= self.MAX_TEXTS:
+                cache.clear()
+            cache[key] = glyphs
+        height = int(self.height)
+        for buffer, left, top in glyphs:
+            self._renderer.draw_text_image(buffer, left, height - top + buffer.shape[0], 0, gc)
+
+    def _rasterise(self, s, prop, angle, x, y, features, language, antialiased) -> list:
+        """(bitmap, left, top) of every glyph, as RendererAgg.draw_text renders them."""
+        font = self._prepare_font(prop)
+        items = font._layout(s, flags=get_hinting_flag(), features=features, language=language)
+        size = prop.get_size_in_points()
+        cos, sin = _math.cos(_math.radians(angle)), _math.sin(_math.radians(angle))
+        turn = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+        mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+        out = []
+        for item in items:
+            glyph_font, dx, dy = item.ft_object, item.x, item.y
+            glyph_font.set_size(size, self.dpi)
+            glyph_font._set_transform(
+                turn,
+                [
+                    round(0x40 * (x + dx * cos - dy * sin)),
+                    round(0x40 * (self.height - y + dx * sin + dy * cos)),
+                ],
+            )
+            bitmap = glyph_font._render_glyph(item.glyph_index, get_hinting_flag(), mode)
+            buffer = np.array(bitmap.buffer)
+            if not antialiased:
+                buffer *= 0xFF
+            out.append((buffer, bitmap.left, bitmap.top))
+        return out
+
+
 class _SharedCanvas(FigureCanvasAgg):
     """An Agg canvas that draws every figure of one size with the same renderer.
 
@@ -577,7 +662,7 @@ class _SharedCanvas(FigureCanvasAgg):
         key = (w, h, self.figure.dpi)
         renderer = self._renderers.get(key)
         if renderer is None:
-            renderer = self._renderers[key] = RendererAgg(w, h, self.figure.dpi)
+            renderer = self._renderers[key] = _GlyphCacheRenderer(w, h, self.figure.dpi)
         return renderer
 
 

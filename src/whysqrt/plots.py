@@ -75,7 +75,11 @@ COLORS = {"unscaled": "#D55E00", "scaled": "#0072B2", "theory": "#000000"}
 def new_figure(ncols: int = 1, nrows: int = 1, figsize=FIGSIZE) -> tuple[Figure, np.ndarray]:
     """A fresh constrained-layout Figure (no pyplot) and its flat array of axes; use in every plot function."""
     fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    # Titles at the top of their axes (y = 1), placed once: matplotlib would otherwise
+    # measure the axes' tick labels at every draw to lift a title over ticks on top,
+    # which no figure here has (about a tenth of a frame's drawing time).
+    with matplotlib.rc_context({"axes.titley": 1.0}):
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     return fig, axes
 
 
