@@ -53,8 +53,8 @@ from functools import cached_property
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.ft2font import RenderMode
 from matplotlib.figure import Figure
+from matplotlib.ft2font import RenderMode
 from PIL import Image
 
 from .i18n import check_lang, tr, tr_labels
