@@ -130,7 +130,7 @@ def test_static_figure_and_math():
     assert 'alt="alt text"' in b["text/html"] and "image/png" in b
     with pytest.raises(ValueError, match="^alt"):
         ws.figure(ws.plots.dot_product_histogram(4), alt="", caption="cap")
-    with pytest.raises(TypeError, match="^fig"):
+    with pytest.raises(TypeError, match="^func"):
         ws.figure(np.zeros(3), alt="a", caption="c")
     m = ws.math("x = 1")._repr_mimebundle_()
     assert m["text/html"].startswith('<div class="math') and "x = 1" in m["text/latex"]

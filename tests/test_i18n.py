@@ -88,13 +88,89 @@ def test_a_figure_function_with_lang_draws_its_own_frames():
     assert "zh" in seen
 
 
-def test_static_figure_takes_its_chinese_drawing_and_alt():
-    en, zh = _line(), _line(2)
-    fig = ws.figure(en, alt="a line", caption="PDF edition", zh=zh, alt_zh="一条线")
+class _Counted:
+    """A figure function (or alt function) that counts its calls per language."""
+
+    def __init__(self, make):
+        self.make, self.calls = make, []
+
+    def __call__(self, d_k, *, scale=1, lang="en"):
+        self.calls.append(lang)
+        return self.make(d_k * scale, lang)
+
+
+def _counted_figure(monkeypatch, editions):
+    if editions is None:
+        monkeypatch.delenv("WHYSQRT_EDITIONS", raising=False)
+    else:
+        monkeypatch.setenv("WHYSQRT_EDITIONS", editions)
+    draw = _Counted(lambda d_k, lang: _line(d_k if lang == "en" else -d_k))
+    alt = _Counted(lambda d_k, lang: "一条线" if lang == "zh" else f"a line to {d_k}")
+    fig = ws.figure(draw, 2, scale=3, alt=alt, caption="PDF edition")
+    return fig, draw, alt
+
+
+def test_an_english_session_never_draws_the_chinese_figure(monkeypatch):
+    published = []
+    monkeypatch.setattr(ws.interactive, "_publish", lambda n, v, d: published.append(n))
+    fig, draw, alt = _counted_figure(monkeypatch, None)
+    ws.glue("line", fig, display=False)
+    fig._repr_mimebundle_()
+    assert published == ["line"] and draw.calls == ["en"] and alt.calls == ["en"]
+    assert fig.alt == "a line to 6"  # func(*args, **kwargs), alt(*args, **kwargs)
+
+
+def test_the_chinese_figure_is_drawn_once_when_asked_for(monkeypatch):
+    published = []
+    monkeypatch.setattr(ws.interactive, "_publish", lambda n, v, d: published.append((n, v)))
+    fig, draw, alt = _counted_figure(monkeypatch, "en,zh")
+    ws.glue("line", fig, display=False)
+    zh = fig.translated("zh")
+    assert [n for n, _ in published] == ["line", "line" + ZH_SUFFIX] and published[1][1] is zh
+    assert draw.calls == ["en", "zh"] and alt.calls == ["en", "zh"]  # once, cached
+    assert zh.fig.axes[0].lines[0].get_ydata()[1] == -6  # the lang="zh" picture, same args
+    assert zh.alt == "一条线" and zh.caption == i18n.tr("PDF edition", "zh") and zh.lang == "zh"
+    assert (
+        zh._png != fig._png
+        and zh._repr_mimebundle_()["image/png"] != (fig._repr_mimebundle_()["image/png"])
+    )
+    assert fig.translated("en") is fig and zh.translated("zh") is zh
+
+
+def test_a_ready_figure_or_an_alt_string_keeps_one_picture_and_translates_alt():
+    en = _line()
+    fig = ws.figure(en, alt="PDF edition", caption="PDF edition")
     t = fig.translated("zh")
-    assert t.fig is zh and t.alt == "一条线" and t.caption == i18n.tr("PDF edition", "zh")
-    with pytest.raises(TypeError, match="zh"):
-        ws.figure(en, alt="a", caption="b", zh="not a figure")
+    assert t.fig is en and t.alt == i18n.tr("PDF edition", "zh") and t.lang == "zh"
+    seen = []
+    fig = ws.figure(
+        lambda d_k: seen.append(d_k) or _line(d_k), 4, alt="x = 4", caption="PDF edition"
+    )
+    assert fig.translated("zh").fig is fig.fig and seen == [4]  # no lang: drawn once
+    assert fig.translated("zh").alt == "x = 4"  # not in the catalogue: kept
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: ws.figure("not a function", alt="a", caption="b"), TypeError, "^func"),
+        (lambda: ws.figure(lambda: "no figure", alt="a", caption="b"), TypeError, "^func"),
+        (lambda: ws.figure(_line, alt="", caption="b"), ValueError, "^alt"),
+        (lambda: ws.figure(_line, alt=lambda: " ", caption="b"), ValueError, "^alt"),
+        (lambda: ws.figure(_line, alt="a", caption=""), ValueError, "^caption"),
+        (lambda: ws.figure(_line, alt="a", caption="b", lang="zh"), ValueError, "^lang"),
+        (lambda: ws.figure(_line(), 2, alt="a", caption="b"), ValueError, "^args"),
+    ],
+)
+def test_bad_figure_input_names_the_parameter(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_a_chinese_drawing_that_is_not_a_figure_is_an_error(monkeypatch):
+    fig = ws.figure(lambda lang="en": _line() if lang == "en" else None, alt="a", caption="b")
+    with pytest.raises(TypeError, match="^func must return a matplotlib Figure"):
+        fig.translated("zh")
 
 
 def test_table_titles_and_caption_translate_numbers_stay():

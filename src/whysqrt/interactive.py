@@ -831,46 +831,63 @@ def interact(
 
 @dataclass
 class StaticFigure:
-    """A still figure with alt text and caption; displays as ``<figure>`` HTML and PNG."""
+    """A still figure with alt text and caption; displays as ``<figure>`` HTML and PNG.
+
+    Made by :func:`figure`, it keeps the function that drew it (``func`` with ``args`` and
+    ``kwargs``) so that :meth:`translated` draws the Chinese picture only when it is asked
+    for, once.
+    """
 
     fig: Figure
     alt: str
     caption: str
     lang: str = "en"
-    #: The same figure drawn with ``lang="zh"`` and its Chinese alt text (see :func:`figure`).
-    zh: Figure | None = None
-    alt_zh: str | None = None
+    #: The figure function and its arguments (``None``: a ready Figure, no other drawing).
+    func: Callable[..., Figure] | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    #: The alt-text function, called with the same arguments (``None``: ``alt`` is a string).
+    alt_func: Callable[..., str] | None = None
 
     def translated(self, lang: str) -> StaticFigure:
-        """The same figure with its caption in ``lang``: the Chinese picture and alt text
-        when they were given, else the same picture (its alt text translated where the
-        catalogue has it)."""
+        """The same figure with its caption in ``lang``.
+
+        A figure function that takes ``lang`` draws the picture again in that language,
+        on the first call only (the result is kept); an alt function that takes ``lang``
+        describes it in that language. Otherwise the picture is the same and the alt
+        text is translated where the catalogue has it.
+        """
         check_lang(lang)
         if lang == self.lang:
             return self
-        alt = self.alt_zh
-        if alt is None:
+        if lang not in self._translations:
+            self._translations[lang] = self._draw_in(lang)
+        return self._translations[lang]
+
+    def _draw_in(self, lang: str) -> StaticFigure:
+        fig = self.fig
+        if self.func is not None and _takes_lang(self.func):
+            fig = _figure_of(self.func, self.args, {**self.kwargs, "lang": lang})
+        if self.alt_func is not None and _takes_lang(self.alt_func):
+            alt = _alt_of(self.alt_func, self.args, {**self.kwargs, "lang": lang})
+        else:
             try:
                 alt = tr(self.alt, lang)
-            except ValueError:  # alt text made from numbers and no alt_zh given
+            except ValueError:  # alt text made from numbers, not in the catalogue
                 alt = self.alt
-        return StaticFigure(
-            self.zh if self.zh is not None else self.fig, alt, tr(self.caption, lang), lang
-        )
+        return replace(self, fig=fig, alt=alt, caption=tr(self.caption, lang), lang=lang)
 
     def __post_init__(self):
         check_lang(self.lang)
-        if self.zh is not None and not isinstance(self.zh, Figure):
-            raise TypeError(f"zh must be a matplotlib Figure, got {type(self.zh).__name__}")
-        if self.alt_zh is not None and (
-            not isinstance(self.alt_zh, str) or not self.alt_zh.strip()
-        ):
-            raise ValueError("alt_zh must be a non-empty string")
         if not isinstance(self.fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure, got {type(self.fig).__name__}")
         for name in ("alt", "caption"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"{name} must be a non-empty string")
+        for name in ("func", "alt_func"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise TypeError(f"{name} must be a function or None")
+        self._translations: dict[str, StaticFigure] = {}
         self._png = png_bytes(self.fig)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -885,16 +902,63 @@ class StaticFigure:
         }
 
 
-def figure(
-    fig: Figure, *, alt: str, caption: str, zh: Figure | None = None, alt_zh: str | None = None
-) -> StaticFigure:
-    """Wrap a still figure with its alt text and caption (see :class:`StaticFigure`).
+def _figure_of(func: Callable, args: tuple, kwargs: dict) -> Figure:
+    fig = func(*args, **kwargs)
+    if not isinstance(fig, Figure):
+        raise TypeError(
+            f"func must return a matplotlib Figure, {getattr(func, '__name__', func)!s} "
+            f"returned {type(fig).__name__}"
+        )
+    return fig
 
-    ``zh`` is the same figure drawn with ``lang="zh"`` (its words in Chinese) and
-    ``alt_zh`` its Chinese alt text, for the Chinese edition; the caption is looked up in
-    the package's catalogue (:mod:`whysqrt.i18n`).
+
+def _alt_of(alt: Callable, args: tuple, kwargs: dict) -> str:
+    text = alt(*args, **kwargs)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(
+            f"alt must return a non-empty string, {getattr(alt, '__name__', alt)!s} "
+            f"returned {text!r:.40}"
+        )
+    return text
+
+
+def figure(
+    func: Callable[..., Figure] | Figure,
+    /,
+    *args,
+    alt: str | Callable[..., str],
+    caption: str,
+    **kwargs,
+) -> StaticFigure:
+    """A still figure with its alt text and caption (see :class:`StaticFigure`).
+
+    ``func(*args, **kwargs)`` draws it, like the function of :func:`interact`; ``alt`` is
+    its alt text, or a function called with the same arguments that returns it. For the
+    Chinese edition the figure is drawn with ``lang="zh"`` (and ``alt`` called with it)
+    only when :meth:`StaticFigure.translated` asks for it, so a kernel that shows only
+    English never draws it. The caption is looked up in the package's catalogue
+    (:mod:`whysqrt.i18n`).
+
+    ``func`` may also be a ready matplotlib Figure (then no ``args``/``kwargs``): its
+    picture serves every language and its alt text is translated through the catalogue.
     """
-    return StaticFigure(fig, alt, caption, zh=zh, alt_zh=alt_zh)
+    if "lang" in kwargs:
+        raise ValueError("lang must not be passed: figure draws each language itself")
+    if isinstance(func, Figure):
+        if args or kwargs:
+            raise ValueError("args and kwargs are for a figure function, not a ready Figure")
+        fig, func = func, None
+    elif not callable(func):
+        raise TypeError(
+            f"func must be a figure function or a matplotlib Figure, got {type(func).__name__}"
+        )
+    else:
+        fig = _figure_of(func, args, kwargs)
+    alt_func = alt if callable(alt) else None
+    alt_text = _alt_of(alt, args, kwargs) if alt_func is not None else alt
+    return StaticFigure(
+        fig, alt_text, caption, func=func, args=args, kwargs=kwargs, alt_func=alt_func
+    )
 
 
 #: The words inside a formula: ``\\text{...}`` without nested braces.
