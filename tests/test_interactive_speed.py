@@ -9,6 +9,7 @@
 
 import json
 import re
+import time
 
 import pytest
 from matplotlib.figure import Figure
@@ -271,3 +272,38 @@ def test_the_glyph_cache_draws_the_same_pixels(make):
     again, _ = pixels(ws.interactive._SharedCanvas)
     assert renderer._glyph_cache.keys() == kept.keys()  # every text of the repeat was a hit
     assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
+
+
+def test_an_idle_kernel_tidies_its_garbage_once_after_cells_ran():
+    """After cells ran, the prefetch thread collects garbage and freezes the survivors, so
+    that a full collection (~80 ms after a notebook) does not land on a slider move; the
+    next tidy unfreezes first, so an object frozen while alive is still collected."""
+    import gc
+    import threading
+    import weakref
+
+    class Node:
+        pass
+
+    pf = ws.interactive._Prefetcher()
+    pf._hooked = True
+    gc.unfreeze()
+    try:
+        cyclic = Node()
+        cyclic.me = cyclic
+        watch = weakref.ref(cyclic)
+        pf._cell_start()
+        pf._cell_end()
+        pf._last_cell_end -= 1.0  # the cell ended a second ago: the kernel is idle
+        threading.Thread(target=pf._run, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.get_freeze_count() > 0 and not pf._untidy
+        del cyclic  # garbage now, but frozen: only a tidy that unfreezes collects it
+        gc.collect()
+        assert watch() is not None
+        ws.interactive._Prefetcher.tidy()
+        assert watch() is None
+    finally:
+        gc.unfreeze()
