@@ -97,3 +97,32 @@ def serve_directory(directory):
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+
+
+@pytest.fixture
+def draw_in_chinese(caplog):
+    """Draw the figure ``make()`` returns as the site does, and check what every Chinese
+    figure needs: no missing glyph (warned or logged when drawn), Chinese words, and no
+    label outside the picture. Returns the figure and its non-empty texts."""
+    import logging
+    import re
+    import warnings
+
+    from matplotlib.text import Text
+
+    from whysqrt.interactive import _savefig, labels_outside
+
+    def draw(make):
+        with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+            warnings.simplefilter("always")
+            fig = make()
+            _savefig(fig)  # glyphs are looked up when the figure is drawn
+        missing = [str(w.message) for w in caught if "glyph" in str(w.message).lower()]
+        missing += [r.getMessage() for r in caplog.records if "glyph" in r.getMessage().lower()]
+        assert not missing, missing
+        texts = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip()]
+        assert any(re.search(r"[\u3400-\u9fff]", t) for t in texts), texts
+        assert labels_outside(fig) == []
+        return fig, texts
+
+    return draw

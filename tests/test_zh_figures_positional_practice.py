@@ -8,16 +8,14 @@ not change (the alt texts are pinned as main printed them before ``lang`` existe
 unknown language is refused, naming ``lang``.
 """
 
-import logging
 import re
-import warnings
 
 import numpy as np
 import pytest
 from matplotlib.text import Text
 
 import whysqrt as ws
-from whysqrt.interactive import _savefig, labels_outside
+from whysqrt.interactive import _savefig
 
 P, N, PR, LC = ws.positional, ws.normalization, ws.practice, ws.longcontext
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -88,18 +86,11 @@ def _texts(fig) -> list[str]:
 @pytest.mark.parametrize(
     "name", [pytest.param(n, marks=NEEDS_NOTE) if n in NOTE_CASES else n for n in CASES]
 )
-def test_chinese_drawing_has_chinese_words_all_glyphs_and_no_clipped_label(name, data, caplog):
+def test_chinese_drawing_has_chinese_words_all_glyphs_and_no_clipped_label(
+    name, data, draw_in_chinese
+):
     func, _, names, kw = CASES[name]
-    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
-        warnings.simplefilter("always")
-        fig = _call(func, names, kw, data, lang="zh")
-        _savefig(fig)  # glyphs are looked up when the figure is drawn
-    missing = [str(w.message) for w in caught if "glyph" in str(w.message).lower()]
-    missing += [r.getMessage() for r in caplog.records if "glyph" in r.getMessage().lower()]
-    assert not missing, missing
-    texts = _texts(fig)
-    assert any(HAN.search(t) for t in texts), texts
-    assert labels_outside(fig) == []
+    _, texts = draw_in_chinese(lambda: _call(func, names, kw, data, lang="zh"))
     # mathtext draws no CJK glyphs: a Chinese label is plain text
     assert not [t for t in texts if HAN.search(t) and "$" in t]
 
