@@ -75,10 +75,7 @@ def client(path: str, argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: os.kill(kernel, signum))
     while True:
-        try:
-            reply = _recv(conn, buffer)
-        except InterruptedError:  # pragma: no cover (PEP 475 retries recv)
-            continue
+        reply = _recv(conn, buffer)  # a forwarded signal does not interrupt it (PEP 475)
         if reply is None:
             return 1
         if "exit" in reply:

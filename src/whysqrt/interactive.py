@@ -584,7 +584,7 @@ class _GlyphCacheRenderer(RendererAgg):
     sub-pixel position each time, about a fifth of a frame's drawing. This renderer
     keeps the bitmaps of a text, keyed on everything that shapes them (the string,
     the font, the angle, the exact position, antialiasing, hinting), and blends the
-    same bitmaps again on a repeat: the same pixels, as ``tests/test_interactive.py``
+    same bitmaps again on a repeat: the same pixels, as ``tests/test_interactive_speed.py``
     checks. Mathtext is drawn as before. The loop below is matplotlib 3.11's
     ``RendererAgg.draw_text`` (requirements.txt pins matplotlib).
     """
