@@ -486,3 +486,87 @@ def test_race_sweep_equals_one_race_at_a_time():
             steps, reached = tr.race(d_k, (0.0, 0.5), lrs[opt], opt, seeds=2, max_steps=300)
             np.testing.assert_array_equal(sw.loss[o, i], steps)
             np.testing.assert_array_equal(sw.reached[o, i], reached)
+
+
+def test_race_grads_into_out_equal_the_returned_gradients():
+    rng = np.random.default_rng(1)
+    r, d_k, d = 5, 32, 8
+    w = rng.standard_normal((r, 2, d_k, d)).astype(np.float32)
+    c = np.float32(d_k) ** -np.linspace(0, 1, r, dtype=np.float32)
+    x = rng.standard_normal((r, 16, 9, d)).astype(np.float32)
+    vals, y = (rng.standard_normal(s).astype(np.float32) for s in ((r, 16, 8, 8), (r, 16, 8)))
+    loss, gq, gk = tr.race_grads(w[:, 0], w[:, 1], c, x, vals, y)
+    out = np.full_like(w, np.nan)
+    assert np.array_equal(tr.race_grads(w[:, 0], w[:, 1], c, x, vals, y, out=out), loss)
+    assert np.array_equal(out[:, 0], gq) and np.array_equal(out[:, 1], gk)
+
+
+@pytest.mark.parametrize("t", [1, 7])
+def test_adam_update_in_place_gives_the_same_numbers(t):
+    rng = np.random.default_rng(t)
+    g, m, s = (rng.standard_normal((4, 3, 5)).astype(np.float32) for _ in range(3))
+    s = s**2
+    lr = np.float32([1e-3, 1e-2, 0.1, 1.0])[:, None, None]
+    want = tr.adam_update(g, m, s, t, lr)
+    m2, s2 = m.copy(), s.copy()
+    got = tr.adam_update(g, m2, s2, t, lr, inplace=True)
+    assert got[1] is m2 and got[2] is s2  # written into the moments given
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _plain_race(
+    d_k, alphas, lrs, optimizer, seeds, d_model, threshold, window, patience, max_steps, batch, data
+):
+    """The race loop as first written: W_Q, W_K and their moments apart, every per-run
+    array indexed by the active runs at each step."""
+    n_a, n_l = len(alphas), len(lrs)
+    grid = np.stack(np.meshgrid(np.arange(n_a), np.arange(n_l), np.arange(seeds), indexing="ij"))
+    a_of, l_of, s_of = (g.ravel() for g in grid)
+    cell = a_of * seeds + s_of
+    init = [tr.init_params(d_model, d_k, seed=r) for r in range(seeds)]
+    wq = np.stack([init[r]["W_Q"] for r in s_of])
+    wk = np.stack([init[r]["W_K"] for r in s_of])
+    c, lr = float(d_k) ** -alphas[a_of], lrs[l_of][:, None, None]
+    wq, wk, c, lr = (a.astype(np.float32) for a in (wq, wk, c, lr))
+    moments = [np.zeros_like(wq) for _ in range(4)]
+    steps = np.full(len(a_of), np.nan)
+    stop = np.full(n_a * seeds, float(max_steps))
+    act, recent = np.arange(len(a_of)), np.zeros((window, len(a_of)))
+    chunk = tr._RaceData.CHUNK
+    for t in range(max_steps):
+        if t % chunk == 0:
+            batches = data.chunk(t // chunk)
+        x, vals, y = (d[s_of[act], t % chunk] for d in batches)
+        loss, gq, gk = _plain_race_grads(wq, wk, c[act], x, vals, y)
+        recent[t % window, act] = loss
+        if optimizer == "sgd":
+            dq, dk = -lr * gq, -lr * gk
+        else:
+            dq, moments[0], moments[1] = tr.adam_update(gq, moments[0], moments[1], t + 1, lr)
+            dk, moments[2], moments[3] = tr.adam_update(gk, moments[2], moments[3], t + 1, lr)
+        wq, wk = wq + dq, wk + dk
+        done = recent[:, act].mean(axis=0) < threshold if t + 1 >= window else loss < -1
+        steps[act[done]] = t + 1
+        first = cell[act[done]]
+        stop[first] = np.minimum(stop[first], np.ceil(patience * (t + 1)))
+        keep = ~done & np.isfinite(loss) & (loss < 10) & (t + 1 < stop[cell[act]])
+        if not keep.all():
+            act, wq, wk, lr = act[keep], wq[keep], wk[keep], lr[keep]
+            moments = [m[keep] for m in moments]
+        if not len(act):
+            break
+    reached = np.isfinite(steps)
+    steps = np.where(reached, steps, stop[cell])
+    return steps.reshape(n_a, n_l, seeds), reached.reshape(n_a, n_l, seeds)
+
+
+@pytest.mark.parametrize("optimizer, lrs", [("sgd", (0.3, 3.0, 30.0)), ("adam", (3e-3, 3e-2, 0.3))])
+def test_race_equals_the_plain_loop_bit_for_bit(optimizer, lrs):
+    """The race's stacked weights, in-place updates and pruned arrays change no step."""
+    args = tr._race_args(32, (0.0, 0.5, 1.0), lrs, optimizer, seeds=3, patience=2)
+    got = tr._race(*args, data=tr._RaceData(3, 16, 8))
+    want = _plain_race(*args, data=tr._RaceData(3, 16, 8))
+    assert got[1].any() and not got[1].all()  # some runs reached the threshold, some stopped
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

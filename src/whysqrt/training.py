@@ -331,15 +331,24 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
 
-def adam_update(grad, m, s, t: int, lr):
+def adam_update(grad, m, s, t: int, lr, inplace: bool = False):
     """One Adam step (Kingma & Ba, bias-corrected): returns (update, new m, new s).
 
     The update is -lr m_hat / (sqrt(s_hat) + eps); at t = 1 it is -lr sign(grad)
     (up to eps): every entry moves by about lr whatever the scale of the gradient.
+    ``inplace=True`` writes the new moments into ``m`` and ``s`` (the same numbers).
     """
     b1, b2 = ADAM_BETAS
-    m = b1 * m + (1 - b1) * grad
-    s = b2 * s + (1 - b2) * grad**2
+    if inplace:
+        m *= b1
+        m += (1 - b1) * grad
+        s *= b2
+        g2 = grad**2
+        g2 *= 1 - b2
+        s += g2
+    else:
+        m = b1 * m + (1 - b1) * grad
+        s = b2 * s + (1 - b2) * grad**2
     step = np.sqrt(s / (1 - b2**t))
     step += ADAM_EPS
     np.divide(m, step, out=step)
@@ -451,7 +460,7 @@ def _parabola_min(x: np.ndarray, y: np.ndarray) -> float:
 
 
 # -- steps to a loss threshold -------------------------------------------------
-def race_grads(wq, wk, c, x, values, y):
+def race_grads(wq, wk, c, x, values, y, out=None):
     """Loss and gradients of R independent runs: ``wq``, ``wk`` (R, d_k, D), ``c`` (R,),
     ``x`` (R, B, 1 + n, D), ``values`` (R, B, n, d_v), ``y`` (R, B, d_v).
 
@@ -460,7 +469,8 @@ def race_grads(wq, wk, c, x, values, y):
 
         b_b = (c / B) sum_j g_j x_j,  dL/dW_Q = (W_K b^T) x_0,  dL/dW_K = q^T b
 
-    Returns (loss (R,), dW_Q, dW_K).
+    Returns (loss (R,), dW_Q, dW_K); with ``out`` (R, 2, d_k, D), the loss alone, the
+    gradients written to ``out[:, 0]`` and ``out[:, 1]``.
     """
     n_b = x.shape[1]
     x0, xk = x[:, :, 0], x[:, :, 1:]
@@ -475,7 +485,11 @@ def race_grads(wq, wk, c, x, values, y):
     u = (values @ delta[..., None])[..., 0]  # (R, B, n)
     g = p * (u - _row_sum(p * u)[..., None])
     b = (g[:, :, None] @ xk)[:, :, 0] * (c / n_b)[:, None, None]  # (R, B, D)
-    return loss, (wk @ np.swapaxes(b, 1, 2)) @ x0, np.swapaxes(q, 1, 2) @ b
+    if out is None:
+        return loss, (wk @ np.swapaxes(b, 1, 2)) @ x0, np.swapaxes(q, 1, 2) @ b
+    np.matmul(wk @ np.swapaxes(b, 1, 2), x0, out=out[:, 0])
+    np.matmul(np.swapaxes(q, 1, 2), b, out=out[:, 1])
+    return loss
 
 
 def _row_sum(a: np.ndarray) -> np.ndarray:
@@ -490,16 +504,20 @@ def _row_sum(a: np.ndarray) -> np.ndarray:
     n = a.shape[-1]
     if n not in (8, 16) or a.dtype.kind != "f":
         return a.sum(axis=-1)
-    r = [a[..., j] + a[..., j + 8] for j in range(8)] if n == 16 else [a[..., j] for j in range(8)]
-    return ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    r = a[..., :8] + a[..., 8:] if n == 16 else a  # r_j = a_j + a_(j+8)
+    r = r[..., 0::2] + r[..., 1::2]  # r_0 + r_1, r_2 + r_3, r_4 + r_5, r_6 + r_7
+    r = r[..., 0::2] + r[..., 1::2]
+    return r[..., 0] + r[..., 1]
 
 
 def _row_max(a: np.ndarray) -> np.ndarray:
     """``a.max(axis=-1)`` (exact in any order), faster on short rows."""
-    m = a[..., 0].copy()
-    for j in range(1, a.shape[-1]):
-        np.maximum(m, a[..., j], out=m)
-    return m
+    n = a.shape[-1]
+    if n not in (8, 16):
+        return a.max(axis=-1)
+    while n > 1:  # halve the row: the larger of each pair
+        a, n = np.maximum(a[..., 0::2], a[..., 1::2]), n // 2
+    return a[..., 0]
 
 
 def _race_batches(rngs, steps, batch, d_model, teacher, n_keys=8, d_v=8, beta=1.5):
@@ -627,31 +645,36 @@ def _race(
     wq = np.stack([init[r]["W_Q"] for r in s_of])
     wk = np.stack([init[r]["W_K"] for r in s_of])
     c, lr = float(d_k) ** -alphas[a_of], lrs[l_of][:, None, None]
-    wq, wk, c, lr = (a.astype(np.float32) for a in (wq, wk, c, lr))  # float32: 1.5x faster
-    moments = [np.zeros_like(wq) for _ in range(4)]
+    c, lr = c.astype(np.float32), lr[..., None].astype(np.float32)  # float32: 1.5x faster
+    # W_Q and W_K of each run side by side, (R, 2, d_k, D), as are their gradients and
+    # Adam moments: every elementwise step is one numpy call for both matrices.
+    w = np.stack([wq, wk], axis=1).astype(np.float32)
+    grads = np.empty_like(w)
+    moments = [np.zeros_like(w) for _ in range(2)]
     steps = np.full(len(a_of), np.nan)
     stop = np.full(n_a * seeds, float(max_steps))  # per cell
+    # The active runs: their indices and, pruned with them, their per-run arrays.
     act, recent = np.arange(len(a_of)), np.zeros((window, len(a_of)))
+    c_act, s_act, cell_act = c, s_of, cell
     chunk = _RaceData.CHUNK
     for t in range(max_steps):
         if t % chunk == 0:
             batches = data.chunk(t // chunk)
-        x, vals, y = (d[s_of[act], t % chunk] for d in batches)
-        loss, gq, gk = race_grads(wq, wk, c[act], x, vals, y)
-        recent[t % window, act] = loss
+        x, vals, y = (d[s_act, t % chunk] for d in batches)
+        loss = race_grads(w[:, 0], w[:, 1], c_act, x, vals, y, out=grads)
+        recent[t % window] = loss
         if optimizer == "sgd":
-            dq, dk = -lr * gq, -lr * gk
+            w += -lr * grads
         else:
-            dq, moments[0], moments[1] = adam_update(gq, moments[0], moments[1], t + 1, lr)
-            dk, moments[2], moments[3] = adam_update(gk, moments[2], moments[3], t + 1, lr)
-        wq, wk = wq + dq, wk + dk
-        done = recent[:, act].mean(axis=0) < threshold if t + 1 >= window else loss < -1
+            w += adam_update(grads, *moments, t + 1, lr, inplace=True)[0]
+        done = recent.mean(axis=0) < threshold if t + 1 >= window else loss < -1
         steps[act[done]] = t + 1
-        first = cell[act[done]]
+        first = cell_act[done]
         stop[first] = np.minimum(stop[first], np.ceil(patience * (t + 1)))
-        keep = ~done & np.isfinite(loss) & (loss < 10) & (t + 1 < stop[cell[act]])
+        keep = ~done & np.isfinite(loss) & (loss < 10) & (t + 1 < stop[cell_act])
         if not keep.all():
-            act, wq, wk, lr = act[keep], wq[keep], wk[keep], lr[keep]
+            act, w, lr, grads, c_act = act[keep], w[keep], lr[keep], grads[keep], c_act[keep]
+            s_act, cell_act, recent = s_act[keep], cell_act[keep], recent[:, keep]
             moments = [m[keep] for m in moments]
         if not len(act):
             break
