@@ -155,6 +155,7 @@ def logit_step_exponents():
     scale = d_k**-alpha
     out = {}
     for name, size in (("sgd", scale**2 * d_k), ("adam", scale * d_k)):
-        out[name] = sp.simplify(sp.expand_log(sp.log(size), force=True) / sp.log(d_k))
+        # log(size) / log(d_k), the log expanded into a sum and each term divided out
+        out[name] = sp.expand(sp.expand_log(sp.log(size), force=True) / sp.log(d_k))
         out[f"alpha_{name}"] = sp.solve(sp.Eq(out[name], 0), alpha)[0]
     return out
