@@ -121,3 +121,33 @@ def test_kernel_dies_with_its_client(server):
 def test_off_switch(monkeypatch):
     monkeypatch.setenv("WHYSQRT_FORK_KERNELS", "0")
     assert ex.start_fork_server() is None
+
+
+def _cached(cache, n):
+    """Cache a one-cell notebook that prints ``n`` (a distinct notebook per ``n``)."""
+    from jupyter_cache.cache.main import CacheBundleIn
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"print({n})", execution_count=1)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    return cache.cache_notebook_bundle(CacheBundleIn(nb, f"/nb{n}.ipynb"), check_validity=False)
+
+
+def test_the_build_cache_trims_once_after_the_workers(tmp_path, monkeypatch):
+    """Workers cache without trimming (jupyter-cache's trim deletes a record another
+    worker is adding); the one trim afterwards keeps the newest up to the limit."""
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    cache = ex.get_cache(tmp_path / "cache", cache_cls=ex.Cache)
+    cache.change_cache_limit(2)
+    listed = []
+    real = NbCacheRecord.records_to_delete
+    monkeypatch.setattr(
+        NbCacheRecord, "records_to_delete", lambda keep, db: listed.append(keep) or real(keep, db)
+    )
+    for n in range(3):
+        _cached(cache, n)
+    assert listed == [] and len(cache.list_cache_records()) == 3  # nothing trimmed yet
+    cache.trim()
+    assert listed == [2]
+    assert sorted(r.uri for r in cache.list_cache_records()) == ["/nb1.ipynb", "/nb2.ipynb"]
