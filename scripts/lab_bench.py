@@ -168,7 +168,7 @@ def run_all(page, url, token, stem) -> float:
 
 
 def bench_notebook(page, url, token, stem, earlier_runs=()) -> dict:
-    """Run All (after ``earlier_runs``, the seconds of earlier Run Alls), then the walks."""
+    """Run All (``earlier_runs``: the seconds of the runs before this one), then the walks."""
     runs = [*earlier_runs, run_all(page, url, token, stem)]
     result = {"run_all_s": statistics.median(runs), "run_all_runs_s": runs, "controls": {}}
     page.wait_for_timeout(READ_MS)
