@@ -497,9 +497,9 @@ def _row_sum(a: np.ndarray) -> np.ndarray:
 
     numpy sums a row of 8 to 128 numbers pairwise with eight partial sums
     (``pairwise_sum`` in its loops_utils): r_j = a_j + a_(j+8) + ..., then
-    ((r_0 + r_1) + (r_2 + r_3)) + ((r_4 + r_5) + (r_6 + r_7)). The same additions on column
-    views avoid its per-row call, the cost when rows are this short
-    (``tests/test_training.py`` checks the equality).
+    ((r_0 + r_1) + (r_2 + r_3)) + ((r_4 + r_5) + (r_6 + r_7)). The same additions, made
+    pairwise on strided views in three calls, avoid its per-row call, the cost when rows
+    are this short (``tests/test_training.py`` checks the equality).
     """
     n = a.shape[-1]
     if n not in (8, 16) or a.dtype.kind != "f":
@@ -644,8 +644,8 @@ def _race(
     init = [init_params(d_model, d_k, seed=r) for r in range(seeds)]
     wq = np.stack([init[r]["W_Q"] for r in s_of])
     wk = np.stack([init[r]["W_K"] for r in s_of])
-    c, lr = float(d_k) ** -alphas[a_of], lrs[l_of][:, None, None]
-    c, lr = c.astype(np.float32), lr[..., None].astype(np.float32)  # float32: 1.5x faster
+    c, lr = float(d_k) ** -alphas[a_of], lrs[l_of][:, None, None, None]
+    c, lr = c.astype(np.float32), lr.astype(np.float32)  # float32: 1.5x faster
     # W_Q and W_K of each run side by side, (R, 2, d_k, D), as are their gradients and
     # Adam moments: every elementwise step is one numpy call for both matrices.
     w = np.stack([wq, wk], axis=1).astype(np.float32)
